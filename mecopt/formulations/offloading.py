@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from ._schema import InstanceBase, Model, NonNegative, Positive, Scores, Unit, check_matrix
 
 NAME = "offloading"
+GHZ = 1e9  # the Pyomo models' CPU variables are in GHz and cycles in Gcycles, for scaling
 SENSE = "min"
 DEADLINE_RTOL = 1e-9  # t_ij <= T_i^max up to floating error
 CAPACITY_RTOL = 1e-9
@@ -269,9 +270,6 @@ def solution_from_assignment(inst: OffloadingInstance, assignment) -> dict:
 # ----------------------------------------------------------------------------- Pyomo models
 
 
-GHZ = 1e9  # the MINLP's CPU variables are in GHz and cycles in Gcycles, for numerical scaling
-
-
 def build_model(inst: OffloadingInstance, assignment=None):
     """The literal MINLP Q(X, F) with continuous F, as a Pyomo ``ConcreteModel``.
 
@@ -340,38 +338,41 @@ def set_model_point(mdl, inst: OffloadingInstance, assignment, cpu_hz) -> None:
 def build_reduced_model(inst: OffloadingInstance, tangents_per_server: int = 0):
     """The KKT-reduced problem min_X Q(X, F*(X)) as a Pyomo MILP.
 
-    ``theta[j]`` over-estimates ``(sum_i sqrt(lambda_T F_i) x_ij)^2 / F_j^max`` through the
-    outer-approximation cuts in ``mdl.oa_cuts`` (a ``ConstraintList``); add tangents with
-    :func:`add_tangent`. With enough tangents the MILP's optimum equals min Q.
+    ``theta[j]`` over-estimates ``y_j^2 / F_j^max`` with ``y_j = sum_i sqrt(lambda_T F_i) x_ij``
+    (``server_load[j]``) through the outer-approximation cuts in ``mdl.oa_cuts``; add tangents
+    with :func:`add_tangent`. With enough tangents the MILP's optimum equals min Q. Loads are in
+    sqrt(Gcycles) and capacities in GHz so that every coefficient is O(1) for the MILP solver.
     """
     import pyomo.environ as pyo
 
     a = inst.arrays
     n, m = inst.n_devices, inst.n_servers
+    s_scaled = a.sqrt_w / math.sqrt(GHZ)
+    cap = a.cpu_max / GHZ
     pairs = [(i, j) for i in range(n) for j in range(m) if a.eligible[i, j]]
     mdl = pyo.ConcreteModel(name=(inst.name or "offloading") + "-kkt")
     mdl.P = pyo.Set(initialize=pairs, dimen=2)
     mdl.J = pyo.RangeSet(0, m - 1)
     mdl.x = pyo.Var(mdl.P, domain=pyo.Binary)
-    ymax = [float(sum(a.sqrt_w[i] for (i, jj) in pairs if jj == j)) for j in range(m)]
-    mdl.theta = pyo.Var(mdl.J, bounds=lambda _, j: (0, ymax[j] ** 2 / a.cpu_max[j] + 1e-12))
     by_dev: dict[int, list] = {}
     by_srv: dict[int, list] = {j: [] for j in range(m)}
     for i, j in pairs:
         by_dev.setdefault(i, []).append(j)
         by_srv[j].append(i)
+    ymax = [float(sum(s_scaled[i] for i in by_srv[j])) for j in range(m)]
+    mdl.theta = pyo.Var(mdl.J, bounds=lambda _, j: (0, ymax[j] ** 2 / cap[j] + 1e-9))
     mdl.one_server = pyo.Constraint(
         list(by_dev), rule=lambda mm, i: sum(mm.x[i, j] for j in by_dev[i]) <= 1
     )
     mdl.server_load = pyo.Expression(
-        mdl.J, rule=lambda mm, j: sum(float(a.sqrt_w[i]) * mm.x[i, j] for i in by_srv[j])
+        mdl.J, rule=lambda mm, j: sum(float(s_scaled[i]) * mm.x[i, j] for i in by_srv[j])
     )
     mdl.oa_cuts = pyo.ConstraintList()
     # Valid for binaries: (sum s_i x_i)^2 >= sum s_i^2 x_i (cross terms are >= 0).
     mdl.diag_cut = pyo.Constraint(
         mdl.J,
-        rule=lambda mm, j: mm.theta[j] * float(a.cpu_max[j])
-        >= sum(float(a.w_time[i]) * mm.x[i, j] for i in by_srv[j]),
+        rule=lambda mm, j: mm.theta[j]
+        >= sum(float(s_scaled[i] ** 2 / cap[j]) * mm.x[i, j] for i in by_srv[j]),
     )
     const = float(a.local_cost.sum())
     mdl.Q = pyo.Objective(
@@ -380,18 +381,18 @@ def build_reduced_model(inst: OffloadingInstance, tangents_per_server: int = 0):
         + sum(mdl.theta[j] for j in mdl.J),
         sense=pyo.minimize,
     )
-    mdl._ymax = ymax
-    mdl._by_srv = by_srv
+    mdl.load_scale = 1.0 / math.sqrt(GHZ)  # server_load = load_scale * offloading.server_load
+    mdl.cap_ghz = cap
     for j in range(m):
         for k in range(1, tangents_per_server + 1):
-            add_tangent(mdl, inst, j, ymax[j] * k / (tangents_per_server + 1))
+            add_tangent(mdl, j, ymax[j] * k / (tangents_per_server + 1))
     return mdl
 
 
-def add_tangent(mdl, inst: OffloadingInstance, j: int, y0: float):
-    """Cut theta_j >= (2 y0 y - y0^2) / F_j, the tangent of y^2/F_j at y0."""
-    c = float(inst.arrays.cpu_max[j])
-    return mdl.oa_cuts.add(mdl.theta[j] * c >= 2.0 * y0 * mdl.server_load[j] - y0 * y0)
+def add_tangent(mdl, j: int, y0: float):
+    """Cut theta_j >= (2 y0 y - y0^2) / F_j, the tangent of y^2/F_j at y0 (scaled units)."""
+    c = float(mdl.cap_ghz[j])
+    return mdl.oa_cuts.add(mdl.theta[j] >= (2.0 * y0 / c) * mdl.server_load[j] - y0 * y0 / c)
 
 
 # ----------------------------------------------------------------------------- generator

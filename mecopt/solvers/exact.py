@@ -86,15 +86,15 @@ def _exact_offloading(inst, time_limit, callback, options: ExactOptions) -> Prop
     pairs = list(mdl.P)
     _break_symmetry(mdl, inst)
 
-    def load_of(X):
-        return offloading.server_load(inst, X[None])[0]
+    def load_of(X):  # in the MILP's scaled units
+        return offloading.server_load(inst, X[None])[0] * mdl.load_scale
 
     # Incumbent from the local search; its server loads are the first tangent points.
     X_best, evals, _, _ = offloading_local_search(inst, -np.ones(n, dtype=np.int64))
     ub = float(offloading.score(inst, X_best[None]).objective[0])
     for j, y in enumerate(load_of(X_best)):
         if y > 0:
-            offloading.add_tangent(mdl, inst, j, float(y))
+            offloading.add_tangent(mdl, j, float(y))
     opt = _highs(options)
     opt.config.rel_gap = 0.0
     opt.config.abs_gap = 0.0
@@ -135,9 +135,9 @@ def _exact_offloading(inst, time_limit, callback, options: ExactOptions) -> Prop
         y = load_of(X)
         added = 0
         for j in range(m):
-            true = y[j] ** 2 / a.cpu_max[j]
+            true = y[j] ** 2 / mdl.cap_ghz[j]
             if mdl.theta[j].value < true * (1 - options.rel_gap / 4) - 1e-15:
-                offloading.add_tangent(mdl, inst, j, float(y[j]))
+                offloading.add_tangent(mdl, j, float(y[j]))
                 added += 1
         if added == 0:
             # Cuts are tight at the MILP optimum: its value is Q(X), so X is optimal.
