@@ -424,12 +424,17 @@ DEFAULTS = dict(
 )
 
 
-def generate(devices: int = 50, servers: int = 5, seed: int = 0, preset: str | None = None,
-             **overrides) -> OffloadingInstance:
+def generate(devices: int | None = None, servers: int | None = None, seed: int = 0,
+             preset: str | None = None, **overrides) -> OffloadingInstance:
+    """An instance from a seed; explicit sizes win over the preset's, which win over 50 x 5."""
     params = dict(DEFAULTS)
-    size = dict(devices=devices, servers=servers)
+    size = dict(devices=50, servers=5)
     if preset is not None:
         size.update(PRESETS[preset])
+    if devices is not None:
+        size["devices"] = devices
+    if servers is not None:
+        size["servers"] = servers
     params.update({k: v for k, v in overrides.items() if v is not None})
     n, m = int(size["devices"]), int(size["servers"])
     rng = np.random.default_rng(seed)

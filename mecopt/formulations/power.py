@@ -91,7 +91,8 @@ class PowerArrays:
         bits = np.array([u.data_bits for u in inst.users])
         dl = np.array([u.upload_deadline_s for u in inst.users])
         rate_req = bits / dl
-        gamma = np.expm1(rate_req / inst.bandwidth_hz * np.log(2.0))
+        with np.errstate(over="ignore"):  # an unreachable rate gives gamma = inf: infeasible
+            gamma = np.expm1(rate_req / inst.bandwidth_hz * np.log(2.0))
         return PowerArrays(own_gain=own, cross=cross, bits=bits, deadline_s=dl,
                            pmax=np.array([u.max_power_w for u in inst.users]), gamma=gamma,
                            rate_req=rate_req)
@@ -173,6 +174,8 @@ def evaluate(inst: PowerInstance, sol: PowerSolution) -> dict:
 def least_power(inst: PowerInstance) -> np.ndarray | None:
     """Closed form: solve (I - D G) p = D sigma^2; None unless p >= 0 and within pmax."""
     a = inst.arrays
+    if not np.all(np.isfinite(a.gamma)):
+        return None
     D = a.gamma / a.own_gain
     M = np.eye(inst.n_users) - D[:, None] * a.cross.T
     try:

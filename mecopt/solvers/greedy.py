@@ -4,8 +4,10 @@
   best single-device move (offload, move, or bring back) while it improves Q by more than a
   factor (1 + eps); F by KKT. Each round scores every neighbour in one batched referee call.
 - jrors: requests by priority, each to its best-valued option that still fits.
-- power: the paper's greedy start (everyone at pmax, Algorithm 3), then one Gauss-Seidel sweep of
-  best responses; from a feasible start each step keeps every deadline met.
+- power: the paper's greedy start (everyone at pmax, Algorithm 3), then Gauss-Seidel sweeps of
+  best responses (each user just meets its deadline under the current interference), stopping
+  at the first sweep whose point meets every deadline. The sweeps descend towards the least
+  power vector from above, so the first feasible point is a good but not optimal answer.
 """
 
 from __future__ import annotations
@@ -99,9 +101,16 @@ def best_response_sweep(inst, p: np.ndarray, order: np.ndarray) -> np.ndarray:
     return p
 
 
-def _greedy_power(inst) -> Proposal:
+def _greedy_power(inst, max_sweeps: int = 1000) -> Proposal:
     a = inst.arrays
-    p0 = a.pmax.copy()  # Algorithm 3: every user starts at pmax on its nearest station
+    p = a.pmax.copy()  # Algorithm 3: every user starts at pmax on its nearest station
     order = np.argsort(-a.own_gain)
-    p = best_response_sweep(inst, p0, order)
-    return Proposal({"power_w": p.tolist()}, Termination.CONVERGED, evaluations=1, iterations=1)
+    history = []
+    for sweep in range(1, max_sweeps + 1):
+        p = best_response_sweep(inst, p, order)
+        s = power.score(inst, p[None])
+        history.append(float(s.objective[0]))
+        if s.violation[0] <= 0:
+            break
+    return Proposal({"power_w": p.tolist()}, Termination.CONVERGED, evaluations=sweep,
+                    iterations=sweep, history=history)

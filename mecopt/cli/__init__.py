@@ -1,0 +1,5 @@
+"""The Typer application behind the `mecopt` command."""
+
+from .app import app
+
+__all__ = ["app"]

@@ -1,0 +1,318 @@
+"""The `mecopt` command line: a thin Typer layer, one library call per command.
+
+Exit status: 0 success, 1 infeasible instance, 2 bad input (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .. import __version__
+from ..errors import InfeasibleError, InputError, SolverUnavailableError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Ground truth for optimisation in mobile edge computing.")
+
+
+class Problem(str, Enum):
+    offloading = "offloading"
+    jrors = "jrors"
+    power = "power"
+
+
+def _fail(code: int, msg: str):
+    typer.echo(f"mecopt: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def guarded(func):
+    """Map mecopt's errors to exit codes with one line on stderr."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except InputError as err:
+            _fail(2, str(err))
+        except SolverUnavailableError as err:
+            _fail(2, str(err))
+        except InfeasibleError as err:
+            _fail(1, str(err))
+        except KeyboardInterrupt:
+            _fail(130, "interrupted")
+        except Exception as err:  # an internal error: still one line, unless debugging
+            if os.environ.get("MECOPT_DEBUG"):
+                raise
+            _fail(3, f"internal error: {type(err).__name__}: {err} (set MECOPT_DEBUG=1 for a traceback)")
+
+    return wrapper
+
+
+def _jsonable(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "item"):
+        return obj.item()
+    return obj
+
+
+def _print_json(obj) -> None:
+    typer.echo(json.dumps(_jsonable(obj)))
+
+
+def _parse_options(items: list[str] | None) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise InputError(f"--option: expected KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"mecopt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the version and exit.")):
+    pass
+
+
+# ----------------------------------------------------------------------------- generate
+
+
+@app.command()
+@guarded
+def generate(
+    problem: Problem = typer.Argument(..., help="offloading, jrors or power"),
+    output: Path = typer.Option(..., "-o", "--output", help="Instance file to write."),
+    preset: Optional[str] = typer.Option(None, help="A parameter set from the papers (see --list-presets)."),
+    seed: int = typer.Option(0, help="Seed of every random draw."),
+    devices: Optional[int] = typer.Option(None, min=1, help="offloading: number of devices."),
+    servers: Optional[int] = typer.Option(None, min=1, help="offloading: number of edge servers."),
+    users: Optional[int] = typer.Option(None, min=1, help="jrors/power: number of users (requests)."),
+    micro: Optional[int] = typer.Option(None, min=0, help="jrors/power: number of micro stations."),
+    interference: Optional[str] = typer.Option(None, help="power: all, same_bs or none."),
+):
+    """Generate an instance from a seed and the papers' parameter tables."""
+    from ..formulations import PROBLEMS
+    from ..io import write_json_atomic
+
+    mod = PROBLEMS[problem.value]
+    if preset is not None and preset not in mod.PRESETS:
+        raise InputError(f"--preset: unknown preset {preset!r} for {problem.value}; "
+                         f"known: {', '.join(mod.PRESETS)}")
+    if problem == Problem.offloading:
+        if users is not None or micro is not None or interference is not None:
+            raise InputError("--users/--micro/--interference: not options of offloading (use --devices/--servers)")
+        inst = mod.generate(devices=devices, servers=servers, seed=seed, preset=preset)
+    else:
+        if devices is not None or servers is not None:
+            raise InputError(f"--devices/--servers: not options of {problem.value} (use --users/--micro)")
+        extra = {}
+        if interference is not None:
+            if problem != Problem.power:
+                raise InputError("--interference: only for power")
+            if interference not in ("all", "same_bs", "none"):
+                raise InputError(f"--interference: expected all, same_bs or none, got {interference!r}")
+            extra["interference"] = interference
+        inst = mod.generate(users=users, micro=micro, seed=seed, preset=preset, **extra)
+    write_json_atomic(output, inst.to_json_dict())
+    typer.echo(f"wrote {output} ({inst.name})")
+
+
+@app.command()
+@guarded
+def presets(problem: Problem = typer.Argument(...)):
+    """List the presets of a problem's generator."""
+    from ..formulations import PROBLEMS
+
+    for name, params in PROBLEMS[problem.value].PRESETS.items():
+        typer.echo(f"{name:16s} {params}")
+
+
+@app.command()
+@guarded
+def schema(problem: Problem = typer.Argument(...), solution: bool = typer.Option(
+        False, "--solution", help="The schema of a solution instead of an instance.")):
+    """Print the JSON Schema of an instance (or solution) file."""
+    from ..formulations import PROBLEMS
+
+    mod = PROBLEMS[problem.value]
+    cls = mod.Solution if solution else mod.Instance
+    typer.echo(json.dumps(cls.model_json_schema(by_alias=True), indent=1))
+
+
+# ----------------------------------------------------------------------------- solve / evaluate
+
+
+def _result_line(r) -> str:
+    gap = "n/a" if r.gap is None else f"{r.gap:.3g}"
+    bound = "n/a" if r.bound is None else f"{r.bound:.10g}"
+    obj = "n/a" if r.objective is None else f"{r.objective:.10g}"
+    return (f"{r.solver}: {r.status.value}  objective {obj}  bound {bound}  gap {gap}  "
+            f"feasible {str(r.feasible).lower()}  time {r.runtime_s:.3f} s  evaluations {r.evaluations}")
+
+
+@app.command()
+@guarded
+def solve(
+    instance: Path = typer.Argument(..., help="Instance JSON file."),
+    solver: str = typer.Option("exact", "--solver", "-s", help="A registered solver (see `mecopt solvers`)."),
+    seed: int = typer.Option(0, help="Seed of the solver's random draws."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0, help="Seconds."),
+    max_evals: Optional[int] = typer.Option(None, "--max-evals", min=1, help="Referee evaluations."),
+    option: Optional[list[str]] = typer.Option(None, "--option", help="Solver option KEY=VALUE (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (SPEC.md 5)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the result JSON here."),
+):
+    """Solve an instance; the referee scores whatever the solver returns."""
+    from ..io import load_instance, write_json_atomic
+    from ..solvers.base import Termination, solve as run
+
+    inst = load_instance(instance)
+    r = run(inst, solver, seed=seed, time_limit=time_limit, max_evals=max_evals,
+            **_parse_options(option))
+    payload = {"solver": r.solver, "problem": r.problem, "instance": inst.name,
+               "status": r.status.value, "objective": r.objective, "feasible": r.feasible,
+               "bound": r.bound, "gap": r.gap, "runtime_s": r.runtime_s,
+               "evaluations": r.evaluations, "iterations": r.iterations,
+               "termination": r.termination.value, "seed": r.seed, "options": r.options,
+               "message": r.message, "solution": r.solution, "metrics": r.metrics,
+               "violations": r.violations}
+    if output is not None:
+        write_json_atomic(output, _jsonable({**payload, "history": r.history}))
+    if as_json:
+        _print_json(payload)
+    else:
+        typer.echo(_result_line(r))
+        if r.message:
+            typer.echo(r.message)
+    if r.termination == Termination.PROVEN_INFEASIBLE:
+        if as_json:
+            typer.echo(f"mecopt: {r.message or 'instance is infeasible'}", err=True)
+            raise typer.Exit(1)
+        raise InfeasibleError(r.message or "instance is infeasible")
+
+
+@app.command()
+@guarded
+def evaluate(
+    instance: Path = typer.Argument(..., help="Instance JSON file."),
+    solution: Path = typer.Argument(..., help="Solution JSON (or the output of `mecopt solve -o`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+):
+    """The referee's verdict on a solution: objective, feasibility, violations, metrics."""
+    from ..formulations import PROBLEMS
+    from ..io import load_instance, load_solution
+
+    inst = load_instance(instance)
+    sol = load_solution(inst, solution)
+    verdict = PROBLEMS[inst.problem].evaluate(inst, sol)
+    verdict.pop("cpu_hz", None)
+    if as_json:
+        _print_json({"problem": inst.problem, **verdict})
+        return
+    typer.echo(f"objective {verdict['objective']:.10g}  feasible {str(verdict['feasible']).lower()}")
+    for name, who in verdict["violations"].items():
+        typer.echo(f"violated {name}: {who}")
+    for k, v in verdict["metrics"].items():
+        if not isinstance(v, list):
+            typer.echo(f"{k}: {v}")
+
+
+# ----------------------------------------------------------------------------- compare / solvers
+
+
+@app.command()
+@guarded
+def compare(
+    instance: Path = typer.Argument(..., help="Instance JSON file."),
+    solvers: str = typer.Option("exact,greedy", help="Comma-separated solver names."),
+    seeds: int = typer.Option(1, min=1, help="Runs per stochastic solver (seeds 0..K-1)."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0),
+    max_evals: Optional[int] = typer.Option(None, "--max-evals", min=1),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Run several solvers and show each one's gap to the proven optimum."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..compare import compare as run
+    from ..io import load_instance
+
+    inst = load_instance(instance)
+    names = [s.strip() for s in solvers.split(",") if s.strip()]
+    if not names:
+        raise InputError("--solvers: name at least one solver")
+    cmp = run(inst, names, seeds=seeds, time_limit=time_limit, max_evals=max_evals)
+    if as_json:
+        _print_json({"problem": cmp.problem, "sense": cmp.sense, "optimum": cmp.optimum,
+                     "optimum_by": cmp.optimum_by,
+                     "summaries": [s.__dict__ for s in cmp.summaries]})
+        return
+    title = (f"{inst.name}: {cmp.problem} ({cmp.sense}), proven optimum "
+             + (f"{cmp.optimum:.10g} by {cmp.optimum_by}" if cmp.optimum is not None else "unknown"))
+    table = Table(title=title)
+    for col in ("solver", "runs", "median objective", "median gap", "worst gap", "feasible",
+                "median time (s)", "median evals", "status"):
+        table.add_column(col, justify="left" if col in ("solver", "status") else "right")
+
+    def fmt(x, spec):
+        return "n/a" if x is None else format(x, spec)
+
+    for s in cmp.summaries:
+        table.add_row(s.solver, str(s.runs), fmt(s.median_objective, ".8g"), fmt(s.median_gap, ".3%"),
+                      fmt(s.worst_gap, ".3%"), f"{s.feasible_rate:.0%}", f"{s.median_runtime_s:.3f}",
+                      f"{s.median_evaluations:.0f}",
+                      ", ".join(f"{k} {v}" for k, v in s.statuses.items()))
+    Console(width=200).print(table)
+
+
+@app.command(name="solvers")
+@guarded
+def list_solvers(as_json: bool = typer.Option(False, "--json")):
+    """List the registered solvers, the problems each solves, and whether it is installed."""
+    from ..solvers.base import registry
+
+    reg = registry()
+    rows = [{"name": i.name, "problems": list(i.problems), "exact": i.exact,
+             "available": i.available(), "needs": list(i.needs), "doc": i.doc,
+             "options": list(i.options.model_fields)} for i in sorted(reg.values(), key=lambda i: i.name)]
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        flag = "" if r["available"] else f"  [not installed: pip install {' '.join(r['needs'])}]"
+        kind = "exact" if r["exact"] else "heuristic"
+        typer.echo(f"{r['name']:12s} {kind:9s} {','.join(r['problems']):24s} {r['doc']}{flag}")
+
+
+def run() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(app())
