@@ -24,6 +24,9 @@ from .greedy import offloading_local_search
 class ExactOptions(Options):
     rel_gap: float = Field(1e-9, ge=0, le=1e-2, description="relative gap that counts as proven")
     initial_tangents: int = Field(4, ge=0, le=64, description="tangents per server before the first solve")
+    max_rounds: int = Field(10_000, ge=1, description="outer-approximation rounds at most")
+    naive: bool = Field(False, description="offloading: rebuild and re-solve the MILP from scratch "
+                        "each round, no incumbent, no warm start (the baseline the benchmark beats)")
     threads: int | None = Field(None, ge=1)
     power_method: str = Field("closed_form", pattern="^(closed_form|lp)$")
 
@@ -80,29 +83,50 @@ def _exact_offloading(inst, time_limit, callback, options: ExactOptions) -> Prop
     from pyomo.contrib.solver.common.results import TerminationCondition as TC
 
     clock = Clock(time_limit)
-    a = inst.arrays
     n, m = inst.n_devices, inst.n_servers
-    mdl = offloading.build_reduced_model(inst, tangents_per_server=options.initial_tangents)
-    pairs = list(mdl.P)
-    _break_symmetry(mdl, inst)
+    cut_at: list[set] = [set() for _ in range(m)]
+
+    def make():
+        """The MILP with every tangent so far, and a persistent HiGHS on it."""
+        mdl = offloading.build_reduced_model(
+            inst, tangents_per_server=0 if options.naive else options.initial_tangents)
+        if not options.naive:
+            _break_symmetry(mdl, inst)
+        for j in range(m):
+            for y0 in sorted(cut_at[j]):
+                offloading.add_tangent(mdl, j, y0)
+        opt = _highs(options)
+        opt.config.rel_gap = 0.0
+        opt.config.abs_gap = 0.0
+        # Tolerances well under rel_gap, or theta may undercut its cuts by more than we prove.
+        opt.config.solver_options = {"mip_feasibility_tolerance": 1e-10,
+                                     "primal_feasibility_tolerance": 1e-10}
+        return mdl, opt
+
+    scale = 1.0 / math.sqrt(offloading.GHZ)
 
     def load_of(X):  # in the MILP's scaled units
-        return offloading.server_load(inst, X[None])[0] * mdl.load_scale
+        return offloading.server_load(inst, X[None])[0] * scale
 
-    # Incumbent from the local search; its server loads are the first tangent points.
-    X_best, evals, _, _ = offloading_local_search(inst, -np.ones(n, dtype=np.int64))
-    ub = float(offloading.score(inst, X_best[None]).objective[0])
-    for j, y in enumerate(load_of(X_best)):
-        if y > 0:
-            offloading.add_tangent(mdl, j, float(y))
-    opt = _highs(options)
-    opt.config.rel_gap = 0.0
-    opt.config.abs_gap = 0.0
+    if options.naive:
+        X_best, evals, ub = -np.ones(n, dtype=np.int64), 1, math.inf
+    else:
+        # Incumbent from the local search; its server loads are the first tangent points.
+        X_best, evals, _, _ = offloading_local_search(inst, -np.ones(n, dtype=np.int64))
+        ub = float(offloading.score(inst, X_best[None]).objective[0])
+        for j, y in enumerate(load_of(X_best)):
+            if y > 0:
+                cut_at[j].add(float(y))
+    mdl, opt = make()
+    pairs = list(mdl.P)
     lb, rounds, history = -math.inf, 0, [ub]
     termination = Termination.ITERATION_LIMIT
     while True:
         if clock.up():
             termination = Termination.TIME_LIMIT
+            break
+        if rounds >= options.max_rounds:
+            termination = Termination.ITERATION_LIMIT
             break
         rounds += 1
         left = clock.left()
@@ -133,23 +157,37 @@ def _exact_offloading(inst, time_limit, callback, options: ExactOptions) -> Prop
             termination = Termination.TIME_LIMIT
             break
         y = load_of(X)
-        added = 0
+        added = loose = 0
         for j in range(m):
             true = y[j] ** 2 / mdl.cap_ghz[j]
             if mdl.theta[j].value < true * (1 - options.rel_gap / 4) - 1e-15:
-                offloading.add_tangent(mdl, j, float(y[j]))
-                added += 1
-        if added == 0:
+                loose += 1
+                key = float(y[j])
+                if key not in cut_at[j]:  # a repeated tangent would cut nothing new
+                    cut_at[j].add(key)
+                    if not options.naive:
+                        offloading.add_tangent(mdl, j, key)
+                    added += 1
+        if loose == 0:
             # Cuts are tight at the MILP optimum: its value is Q(X), so X is optimal.
             lb = max(lb, q)
             termination = Termination.PROVEN_OPTIMAL
             break
-        _warm_start(opt, [mdl.x[p] for p in pairs], [1.0 if X_best[p[0]] == p[1] else 0.0 for p in pairs])
+        if added == 0:
+            # Loose only by the MILP's tolerances: the bound is what it is, no better proof.
+            termination = Termination.CONVERGED
+            break
+        if options.naive:
+            mdl, opt = make()
+        else:
+            _warm_start(opt, [mdl.x[p] for p in pairs],
+                        [1.0 if X_best[p[0]] == p[1] else 0.0 for p in pairs])
     proven = termination == Termination.PROVEN_OPTIMAL
     return Proposal(offloading.solution_from_assignment(inst, X_best), termination,
                     proven_optimal=proven, bound=lb if math.isfinite(lb) else None,
                     evaluations=evals, iterations=rounds, history=history,
-                    extra={"oa_cuts": len(mdl.oa_cuts)})
+                    extra={"oa_cuts": sum(len(c) for c in cut_at)
+                           + (0 if options.naive else m * options.initial_tangents)})
 
 
 def _break_symmetry(mdl, inst) -> None:
