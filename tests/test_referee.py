@@ -2,6 +2,7 @@
 optimality facts that the exact solvers rest on."""
 
 import numpy as np
+import pytest
 import pyomo.environ as pyo
 from hypothesis import given
 from hypothesis import strategies as st
@@ -156,3 +157,16 @@ def test_power_batched_equals_single():
         v = power.evaluate(inst, power.Solution(power_w=P[k].tolist()))
         assert np.isclose(v["objective"], s.objective[k])
         assert v["feasible"] == bool(s.violation[k] <= 0)
+
+
+@given(power_instances(max_users=5))
+def test_power_cvxpy_agrees_with_closed_form(inst):
+    cp = pytest.importorskip("cvxpy")
+    p_star = power.least_power(inst)
+    prob, p = power.build_cvxpy(inst)
+    prob.solve(solver=cp.CLARABEL)
+    if p_star is None:
+        assert prob.status in ("infeasible", "infeasible_inaccurate")
+        return
+    assert prob.status == "optimal"
+    assert np.allclose(p.value, p_star, rtol=1e-4, atol=1e-9)

@@ -278,3 +278,19 @@ def generate(users: int | None = None, micro: int | None = None, seed: int = 0,
 
 Instance = PowerInstance
 Solution = PowerSolution
+
+
+def build_cvxpy(inst: PowerInstance):
+    """The same least-power LP in CVXPY (the problem is convex): returns (problem, p variable).
+
+    An independent formulation for users who work in CVXPY, and a cross-check in the tests.
+    """
+    import cvxpy as cp
+
+    a = inst.arrays
+    p = cp.Variable(inst.n_users, nonneg=True)
+    s2 = inst.noise_w
+    cons = [p <= a.pmax,
+            cp.multiply(a.own_gain / s2, p) - cp.multiply(a.gamma, (a.cross.T / s2) @ p) >= a.gamma]
+    prob = cp.Problem(cp.Minimize(a.deadline_s @ p), cons)
+    return prob, p
