@@ -14,16 +14,69 @@ TINY = {
     "power": lambda: power.generate(users=5, micro=1, seed=11),
 }
 
-CASES = [(name, problem) for name, info in sorted(registry().items()) for problem in info.problems]
+MEALPY = ["mealpy:GA", "mealpy:PSO"]
+CASES = [(name, problem) for name, info in sorted(registry().items()) for problem in info.problems
+         if not name.startswith("test-")]
+CASES += [(name, problem) for name in MEALPY for problem in ("offloading", "jrors", "power")]
+HEURISTICS = [(n, p) for n, p in CASES if n.startswith("mealpy:") or not registry()[n].exact]
+
+
+def info_of(name):
+    from mecopt.solvers.base import get_solver
+
+    try:
+        return get_solver(name)
+    except Exception:
+        pytest.skip(f"{name} is not available")
+
+
+# Tiny instances on which every heuristic must find the proven optimum within a fixed budget.
+ORACLE = {
+    "offloading": lambda: offloading.generate(devices=4, servers=2, seed=5),
+    "jrors": lambda: jrors.generate(users=3, micro=1, seed=5, preset="tiny"),
+    "power": lambda: power.generate(users=2, micro=1, seed=5),
+}
+BUDGET = 4000
+
+
+STALLS = {("doa", "jrors"), ("adoa", "jrors")}
+
+
+def _reach_cases():
+    for name, problem in HEURISTICS:
+        if name == "greedy":  # constructive, no budget to spend
+            continue
+        marks = ()
+        if (name, problem) in STALLS:
+            marks = pytest.mark.xfail(strict=True, reason=(
+                "DOA's group attack moves towards -x*, which the box clips; from a random start "
+                "it stalls one CPU unit from the optimum (a finding, kept visible)"))
+        if (name, problem) == ("mealpy:GA", "power"):
+            marks = pytest.mark.xfail(strict=True, reason=(
+                "mealpy's BaseGA ends over 100% above the least power on a 2-user network "
+                "in 4000 evaluations: most of its box is infeasible (a finding, kept visible)"))
+        yield pytest.param(name, problem, marks=marks)
+
+
+@pytest.mark.parametrize("name,problem", list(_reach_cases()))
+def test_heuristics_reach_the_optimum_on_tiny_instances(name, problem):
+    info_of(name)
+    inst = ORACLE[problem]()
+    best = mecopt.solve(inst, "exact")
+    r = mecopt.solve(inst, name, seed=1, max_evals=BUDGET)
+    assert r.feasible and r.evaluations <= BUDGET
+    gap = relative_gap(r.objective, best.objective, PROBLEMS[problem].SENSE)
+    # Discrete problems: the optimum itself. Power is continuous: within 5% of it.
+    assert gap <= (1e-9 if problem != "power" else 5e-2), gap
 
 
 @pytest.mark.parametrize("name,problem", CASES)
 def test_every_solver_returns_a_rescored_feasible_solution(name, problem):
-    info = registry()[name]
+    info = info_of(name)
     if not info.available():
         pytest.skip(f"{name} needs {info.needs}")
     inst = TINY[problem]()
-    r = mecopt.solve(inst, name, seed=0, time_limit=60)
+    r = mecopt.solve(inst, name, seed=0, time_limit=60, max_evals=None if info.exact else 3000)
     assert r.feasible, (r.status, r.violations)
     verdict = PROBLEMS[problem].evaluate(inst, PROBLEMS[problem].Solution.model_validate(
         {k: v for k, v in r.solution.items()}))
@@ -37,12 +90,12 @@ def test_every_solver_returns_a_rescored_feasible_solution(name, problem):
 
 @pytest.mark.parametrize("name,problem", CASES)
 def test_same_seed_same_answer(name, problem):
-    info = registry()[name]
+    info = info_of(name)
     if not info.available() or name == "minlp":
         pytest.skip("deterministic by construction or unavailable")
     inst = TINY[problem]()
-    a = mecopt.solve(inst, name, seed=3)
-    b = mecopt.solve(inst, name, seed=3)
+    a = mecopt.solve(inst, name, seed=3, max_evals=1500)
+    b = mecopt.solve(inst, name, seed=3, max_evals=1500)
     assert a.solution == b.solution and a.objective == b.objective
 
 

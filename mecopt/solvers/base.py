@@ -156,7 +156,10 @@ def _load_builtins() -> None:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        from . import enumerate as _e, exact as _x, greedy as _g, minlp as _m  # noqa: F401
+        from . import (  # noqa: F401
+            bssa as _b, doa as _d, enumerate as _e, exact as _x, greedy as _g, minlp as _m,
+            power_baselines as _p,
+        )
 
 
 def registry() -> dict[str, SolverInfo]:
@@ -166,6 +169,10 @@ def registry() -> dict[str, SolverInfo]:
 
 def get_solver(name: str) -> SolverInfo:
     reg = registry()
+    if name not in reg and name.startswith("mealpy:"):
+        from .mealpy_adapter import lookup
+
+        return lookup(name)
     if name not in reg:
         raise InputError(f"--solver: unknown solver {name!r}; known: {', '.join(sorted(reg))}")
     return reg[name]
