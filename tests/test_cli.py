@@ -172,3 +172,17 @@ def test_infeasible_solution_is_reported_not_an_error(tmp_path, instances_dir):
     assert r.exit_code == 0
     assert json.loads(r.stdout)["feasible"] is False
     assert "station_capacity" in json.loads(r.stdout)["violations"]
+
+
+def test_mealpy_names_listed_and_unknown_refused(instances_dir):
+    pytest.importorskip("mealpy")
+    r = run("solvers", "--mealpy", "--json")
+    names = json.loads(r.stdout)
+    assert {"GA", "PSO", "NGO", "SA", "SSO"} <= set(names)
+    p = os.path.join(instances_dir, "jrors-tiny.json")
+    one_line_error(run("solve", p, "--solver", "mealpy:NoSuchThing"), 2, "NoSuchThing")
+    r = run("compare", p, "--solvers", "exact,bssa,mealpy:GA", "--seeds", 2, "--max-evals", 300, "--json")
+    assert r.exit_code == 0, r.output
+    by = {s["solver"]: s for s in json.loads(r.stdout)["summaries"]}
+    assert by["mealpy:GA"]["runs"] == 2 and by["bssa"]["runs"] == 2 and by["exact"]["runs"] == 1
+    assert by["bssa"]["feasible_rate"] == 1.0 and by["bssa"]["worst_gap"] >= 0

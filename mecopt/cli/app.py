@@ -293,9 +293,24 @@ def compare(
 
 @app.command(name="solvers")
 @guarded
-def list_solvers(as_json: bool = typer.Option(False, "--json")):
+def list_solvers(as_json: bool = typer.Option(False, "--json"),
+                 mealpy: bool = typer.Option(False, "--mealpy", help="List the mealpy optimisers "
+                                             "that `mealpy:NAME` accepts.")):
     """List the registered solvers, the problems each solves, and whether it is installed."""
     from ..solvers.base import registry
+    from ..solvers.mealpy_adapter import optimizers, short_names
+
+    if mealpy:
+        if not optimizers():
+            raise SolverUnavailableError("mealpy is not installed (pip install 'mecopt[meta]')")
+        names = short_names() + sorted(optimizers())
+        if as_json:
+            _print_json(names)
+        else:
+            typer.echo("mealpy:NAME accepts a short name (mealpy:GA -> OriginalGA or BaseGA) "
+                       "or any class name:")
+            typer.echo(" ".join(names))
+        return
 
     reg = registry()
     rows = [{"name": i.name, "problems": list(i.problems), "exact": i.exact,
@@ -308,6 +323,10 @@ def list_solvers(as_json: bool = typer.Option(False, "--json")):
         flag = "" if r["available"] else f"  [not installed: pip install {' '.join(r['needs'])}]"
         kind = "exact" if r["exact"] else "heuristic"
         typer.echo(f"{r['name']:12s} {kind:9s} {','.join(r['problems']):24s} {r['doc']}{flag}")
+    n = len(optimizers())
+    typer.echo(f"{'mealpy:NAME':12s} {'heuristic':9s} {'offloading,jrors,power':24s} any of mealpy's "
+               f"{n} optimisers (`mecopt solvers --mealpy`)" if n else
+               "mealpy:NAME  not installed: pip install 'mecopt[meta]'")
 
 
 def run() -> None:  # console-script entry point

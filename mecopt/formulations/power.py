@@ -288,9 +288,13 @@ def build_cvxpy(inst: PowerInstance):
     import cvxpy as cp
 
     a = inst.arrays
-    p = cp.Variable(inst.n_users, nonneg=True)
     s2 = inst.noise_w
-    cons = [p <= a.pmax,
-            cp.multiply(a.own_gain / s2, p) - cp.multiply(a.gamma, (a.cross.T / s2) @ p) >= a.gamma]
-    prob = cp.Problem(cp.Minimize(a.deadline_s @ p), cons)
-    return prob, p
+    # Powers are solved in units of the largest interference-free need, so that they are O(1)
+    # for the conic solver's tolerances; ``p`` is returned in watts.
+    unit = float(np.max(a.gamma * s2 / a.own_gain)) or 1.0
+    x = cp.Variable(inst.n_users, nonneg=True)
+    cons = [x <= a.pmax / unit,
+            cp.multiply(a.own_gain * unit / s2, x) - cp.multiply(a.gamma, (a.cross.T * unit / s2) @ x)
+            >= a.gamma]
+    prob = cp.Problem(cp.Minimize((a.deadline_s * unit) @ x), cons)
+    return prob, x * unit
