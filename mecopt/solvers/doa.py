@@ -43,7 +43,12 @@ def run_doa(instance, *, seed, time_limit, max_evals, callback, options: DoaOpti
     na_min = min(options.na_min, N - 1)
     na_max = max(na_min, min(options.na_max or N // 2, N - 1))
     tr = Tracker(enc, Clock(time_limit), max_evals, options.max_iter, callback)
-    X = seeded_population(enc, rng, N, greedy_start(instance), options.redraw) if greedy else enc.random(rng, N)
+    if greedy:
+        start, spent = greedy_start(instance)
+        tr.evals += spent
+        X = seeded_population(enc, rng, N, start, options.redraw)
+    else:
+        X = enc.random(rng, N)
     if not tr.room(N):
         X = X[: max(1, max_evals)]
         N = len(X)

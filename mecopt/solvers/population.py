@@ -254,17 +254,25 @@ class Tracker:
                         extra={"converged_iteration": conv, **extra})
 
 
-def greedy_start(inst) -> np.ndarray:
-    """The greedy baseline's answer as a position (the paper's greedy initialisation)."""
-    from .greedy import _greedy_jrors, _greedy_power, offloading_local_search
+def greedy_start(inst) -> tuple[np.ndarray, int]:
+    """The paper's greedy initialisation as a position, and the evaluations it spent.
+
+    power: the greedy baseline (pmax, then best-response sweeps until feasible); jrors: the
+    priority-first knapsack; offloading: Algorithm 3's rule, every device to the server it
+    reaches with the cheapest upload (local where none is eligible).
+    """
+    from .greedy import _greedy_jrors, _greedy_power
 
     enc = encoding_for(inst)
     if inst.problem == "power":
-        return enc.encode_solution(_greedy_power(inst).solution)
+        prop = _greedy_power(inst)
+        return enc.encode_solution(prop.solution), prop.evaluations
     if inst.problem == "jrors":
-        return enc.encode_solution(_greedy_jrors(inst).solution)
-    X, *_ = offloading_local_search(inst, -np.ones(inst.n_devices, dtype=np.int64))
-    return enc.encode_solution({"assignment": X})
+        return enc.encode_solution(_greedy_jrors(inst).solution), 0
+    a = inst.arrays
+    cost = np.where(a.eligible, a.tx_cost, np.inf)
+    X = np.where(np.isfinite(cost.min(axis=1)), np.argmin(cost, axis=1), -1)
+    return enc.encode_solution({"assignment": X}), 0
 
 
 def seeded_population(enc: Encoding, rng, pop: int, start: np.ndarray, redraw: float = 0.2) -> np.ndarray:

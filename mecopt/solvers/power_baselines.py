@@ -43,7 +43,8 @@ def gpso(instance, *, seed, time_limit, max_evals, callback, options: PsoOptions
     rng = np.random.default_rng(seed)
     N = options.pop_size
     tr = Tracker(enc, Clock(time_limit), max_evals, options.max_iter, callback)
-    X = seeded_population(enc, rng, N, greedy_start(instance), options.redraw)
+    start, tr.evals = greedy_start(instance)
+    X = seeded_population(enc, rng, N, start, options.redraw)
     span = enc.ub - enc.lb
     V = rng.uniform(-1, 1, X.shape) * span * options.vmax
     fit = tr.evaluate(X)
@@ -98,7 +99,11 @@ def sa(instance, *, seed, time_limit, max_evals, callback, options: SaOptions):
     rng = np.random.default_rng(seed)
     C = options.chains
     tr = Tracker(enc, Clock(time_limit), max_evals, options.max_iter, callback)
-    X = seeded_population(enc, rng, C, greedy_start(instance), 0.2) if options.greedy_start else enc.random(rng, C)
+    if options.greedy_start:
+        start, tr.evals = greedy_start(instance)
+        X = seeded_population(enc, rng, C, start, 0.2)
+    else:
+        X = enc.random(rng, C)
     fit = tr.evaluate(X)
     scale = options.t0
     temp = max(float(np.median(np.abs(fit))), 1e-12) * options.t0
