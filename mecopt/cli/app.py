@@ -329,6 +329,56 @@ def list_solvers(as_json: bool = typer.Option(False, "--json"),
                "mealpy:NAME  not installed: pip install 'mecopt[meta]'")
 
 
+# ----------------------------------------------------------------------------- studies
+
+study_app = typer.Typer(no_args_is_help=True, help="Optimality-gap studies over a grid of instances.")
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("run")
+@guarded
+def study_run(
+    study: Path = typer.Argument(..., help="Study file (TOML)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Local processes (default: cores)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler, tcp://HOST:PORT."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+):
+    """Run every cell of a study not yet in its store (resumes after a kill)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from ..studies import load_study, run_study
+
+    spec = load_study(study)
+    if quiet:
+        prog = run_study(spec, workers=workers, scheduler=scheduler)
+    else:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()) as bar:
+            task = bar.add_task(spec.name, total=len(spec.runs))
+
+            def show(p):
+                bar.update(task, completed=p.skipped + p.done,
+                           description=f"{spec.name}: done {p.skipped + p.done} running {p.running} "
+                                       f"failed {p.failed}")
+
+            prog = run_study(spec, workers=workers, scheduler=scheduler, on_progress=show)
+    typer.echo(f"{spec.name}: {prog.done} runs now, {prog.skipped} already in {spec.store}, "
+               f"{prog.failed} failed")
+
+
+@app.command()
+@guarded
+def report(
+    db: Path = typer.Argument(..., help="A study's SQLite store."),
+    output: Path = typer.Option(Path("report"), "-o", "--output", help="Folder for the report."),
+):
+    """Figures (PNG), tables (Markdown, CSV) and report.md from a study's store."""
+    from ..studies import make_report
+
+    path = make_report(db, output)
+    typer.echo(f"wrote {path}")
+
+
 def run() -> None:  # console-script entry point
     app()
 
