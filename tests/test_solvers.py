@@ -127,3 +127,15 @@ def test_greedy_offloading_is_never_worse_than_all_local():
     r = mecopt.solve(inst, "greedy")
     local = offloading.score(inst, -np.ones((1, 40), dtype=int)).objective[0]
     assert r.objective <= local
+
+
+@pytest.mark.parametrize("name,problem", [c for c in HEURISTICS if c[0] != "greedy"])
+def test_heuristics_stop_on_the_clock(name, problem):
+    info_of(name)
+    inst = {"offloading": lambda: offloading.generate(devices=60, servers=5, seed=1),
+            "jrors": lambda: jrors.generate(preset="table2-40", seed=1),
+            "power": lambda: power.generate(preset="table2-40", seed=1)}[problem]()
+    r = mecopt.solve(inst, name, seed=0, time_limit=0.2, max_iter=100_000)
+    assert r.termination.value == "time_limit"
+    assert r.runtime_s < 5.0
+    assert r.feasible or problem == "power"

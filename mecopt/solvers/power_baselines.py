@@ -111,7 +111,7 @@ def sa(instance, *, seed, time_limit, max_evals, callback, options: SaOptions):
     while tr.next_iteration(C):
         cand = enc.clip(X + rng.normal(0, scale, X.shape) * span)
         fc = tr.evaluate(cand)
-        accept = (fc <= fit) | (rng.random(C) < np.exp(-(fc - fit) / temp))
+        accept = (fc <= fit) | (rng.random(C) < np.exp(np.minimum(0.0, -(fc - fit) / temp)))
         X[accept], fit[accept] = cand[accept], fc[accept]
         scale *= options.cooling
         temp *= options.cooling
