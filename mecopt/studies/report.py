@@ -67,7 +67,7 @@ def make_report(db: str | Path, out: str | Path) -> Path:
     heur = [s for s in solvers if s not in ("exact", "enumerate", "minlp")]
 
     # Gap box plots: one group of boxes per size, one box per solver.
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(sizes) * max(len(heur), 1)), 4.5))
+    fig, ax = plt.subplots(figsize=(min(14, max(6, 0.5 * len(sizes) * max(len(heur), 1) + 2)), 4.5))
     width = 0.8 / max(len(heur), 1)
     for k, s in enumerate(heur):
         data = [[100 * r["gap_to_exact"] for r in rows
@@ -81,6 +81,10 @@ def make_report(db: str | Path, out: str | Path) -> Path:
                 patch.set_facecolor(f"C{k}")
             ax.plot([], [], color=f"C{k}", linewidth=8, label=s)
     ax.axhline(0, color="black", linestyle="--", linewidth=1, label="exact optimum")
+    gaps = [r["gap_to_exact"] for r in rows if r["gap_to_exact"] is not None]
+    if gaps and max(gaps) > 1.0:  # gaps over 100%: orders of magnitude apart, so a log scale
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(bottom=-0.5)
     ax.set_xticks(range(len(sizes)), [str(z) for z in sizes])
     ax.set_xlabel("instance size (devices / requests / users)")
     ax.set_ylabel("gap to the proven optimum (%)")
