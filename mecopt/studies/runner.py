@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import socket
 import traceback
@@ -121,7 +122,10 @@ def run_study(study: Study, workers: int | None = None, scheduler: str | None = 
 
 
 def _run_local(todo, name, workers, record, prog, on_progress):
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # Spawned, not forked: a fork of a process that has run HiGHS inherits its thread pool's
+    # state without its threads, and HiGHS then spins for ever in the child.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         pending = set()
         queue = list(todo)
         while queue or pending:
