@@ -26,7 +26,7 @@ import os
 import statistics
 
 import mecopt
-from mecopt.formulations import PROBLEMS, jrors, power
+from mecopt.formulations import jrors, power
 from mecopt.formulations._geometry import TABLE2_SIZES
 from mecopt.io import write_text_atomic
 from mecopt.solvers.base import relative_gap

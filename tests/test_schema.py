@@ -1,6 +1,5 @@
 """Every bad input of SPEC.md 1 is refused with one message that names the field."""
 
-import copy
 import json
 
 import pytest

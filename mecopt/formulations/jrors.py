@@ -101,7 +101,7 @@ class OptionTable:
     @staticmethod
     def build(inst: JrorsInstance) -> "OptionTable":
         st, rq = inst.stations, inst.requests
-        Q, S1 = len(rq), len(st)
+        Q = len(rq)
         units = np.array([s.units for s in st])
         K = int(units.max())
         k = np.arange(1, K + 1)

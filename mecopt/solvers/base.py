@@ -12,9 +12,8 @@ import importlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Callable
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import InfeasibleError, InputError, SolverUnavailableError
@@ -256,10 +255,6 @@ class Clock:
 
     def up(self) -> bool:
         return self.limit is not None and self.elapsed() >= self.limit
-
-
-def rng_from(seed: int | None) -> np.random.Generator:
-    return np.random.default_rng(seed)
 
 
 __all__ = ["Status", "Termination", "Options", "Proposal", "Result", "register", "registry",

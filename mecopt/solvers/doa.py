@@ -39,7 +39,7 @@ def run_doa(instance, *, seed, time_limit, max_evals, callback, options: DoaOpti
             greedy: bool, adaptive: bool, name: str):
     enc = encoding_for(instance)
     rng = np.random.default_rng(seed)
-    N, D = options.pop_size, enc.dim
+    N = options.pop_size
     na_min = min(options.na_min, N - 1)
     na_max = max(na_min, min(options.na_max or N // 2, N - 1))
     tr = Tracker(enc, Clock(time_limit), max_evals, options.max_iter, callback)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from ..formulations import jrors, offloading, power
+from ..formulations import offloading, power
 from .base import Clock, Options, Proposal, Termination, register
 
 

@@ -176,11 +176,6 @@ class BinaryCoding:
         v = B @ self._w
         return self.enc.lb + (v + 0.5) / 2**self.bits * (self.enc.ub - self.enc.lb)
 
-    def from_box(self, z: np.ndarray) -> np.ndarray:
-        frac = (np.asarray(z) - self.enc.lb) / np.where(self.enc.ub > self.enc.lb, self.enc.ub - self.enc.lb, 1)
-        v = np.clip(np.floor(frac * 2**self.bits), 0, 2**self.bits - 1).astype(np.int64)
-        return ((v[..., None] >> np.arange(self.bits - 1, -1, -1)) & 1).reshape(-1).astype(float)
-
     def fitness(self, B: np.ndarray) -> np.ndarray:
         return self.enc.fitness(self.to_box(B))
 
