@@ -96,3 +96,15 @@ class Scores:
     @property
     def feasible(self) -> np.ndarray:
         return self.violation <= 0.0
+
+
+def sum_by_choice(choice: np.ndarray, weights, n: int) -> np.ndarray:
+    """(pop, n): per row, the sum of ``weights`` over the entries whose choice is j in 0..n-1.
+
+    ``choice`` is (pop, k) with -1 meaning "none" (local, rejected); one bincount serves the
+    whole population. Server loads, CPU and units used all come from here.
+    """
+    pop = choice.shape[0]
+    idx = (choice + 1) + (n + 1) * np.arange(pop)[:, None]
+    w = np.broadcast_to(weights, choice.shape)
+    return np.bincount(idx.ravel(), weights=w.ravel(), minlength=pop * (n + 1)).reshape(pop, n + 1)[:, 1:]

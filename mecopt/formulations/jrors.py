@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from . import _geometry as geo
-from ._schema import InstanceBase, Model, NonNegative, Positive, Scores, check_matrix
+from ._schema import InstanceBase, Model, NonNegative, Positive, Scores, check_matrix, sum_by_choice
 
 NAME = "jrors"
 SENSE = "max"
@@ -141,7 +141,7 @@ def score(inst: JrorsInstance, station: np.ndarray, units: np.ndarray) -> Scores
     t = inst.table
     s = np.atleast_2d(np.asarray(station, dtype=np.int64))
     k = np.atleast_2d(np.asarray(units, dtype=np.int64))
-    pop, Q = s.shape
+    Q = s.shape[1]
     served = s >= 0
     sc = np.clip(s, 0, inst.n_stations - 1)
     cap = t.units[sc]
@@ -149,11 +149,8 @@ def score(inst: JrorsInstance, station: np.ndarray, units: np.ndarray) -> Scores
     kc = np.clip(k, 1, cap) - 1
     q = np.arange(Q)
     val = np.where(served, t.value[q, sc, kc], t.reject_value[None, :]).sum(axis=1)
-    S1 = inst.n_stations
-    idx = (s + 1) + (S1 + 1) * np.arange(pop)[:, None]
-    used = np.bincount(idx.ravel(), weights=np.where(served, k, 0).ravel(),
-                       minlength=pop * (S1 + 1)).reshape(pop, -1)[:, 1:]
-    violation = np.maximum(used - t.units, 0).sum(axis=1) / 1.0 + bad_k.sum(axis=1)
+    used = sum_by_choice(s, k, inst.n_stations)
+    violation = np.maximum(used - t.units, 0).sum(axis=1) + bad_k.sum(axis=1)
     return Scores(objective=val, violation=violation.astype(float))
 
 

@@ -13,7 +13,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from ._schema import InstanceBase, Model, NonNegative, Positive, Scores, Unit, check_matrix
+from ._schema import (InstanceBase, Model, NonNegative, Positive, Scores, Unit, check_matrix,
+                      sum_by_choice)
 
 NAME = "offloading"
 GHZ = 1e9  # the Pyomo models' CPU variables are in GHz and cycles in Gcycles, for scaling
@@ -155,13 +156,7 @@ def kkt_cpu(inst: OffloadingInstance, assignment: np.ndarray) -> np.ndarray:
 
 def server_load(inst: OffloadingInstance, X: np.ndarray) -> np.ndarray:
     """(pop, M): sum of sqrt(lambda_T F_i) over the devices each server serves."""
-    a = inst.arrays
-    pop, n = X.shape
-    m = inst.n_servers
-    idx = (X + 1) + (m + 1) * np.arange(pop)[:, None]
-    w = np.broadcast_to(a.sqrt_w, X.shape)
-    tot = np.bincount(idx.ravel(), weights=w.ravel(), minlength=pop * (m + 1))
-    return tot.reshape(pop, m + 1)[:, 1:]
+    return sum_by_choice(X, inst.arrays.sqrt_w, inst.n_servers)
 
 
 def score(inst: OffloadingInstance, X: np.ndarray, cpu_hz: np.ndarray | None = None) -> Scores:
@@ -172,7 +167,7 @@ def score(inst: OffloadingInstance, X: np.ndarray, cpu_hz: np.ndarray | None = N
     """
     a = inst.arrays
     X = np.atleast_2d(np.asarray(X, dtype=np.int64))
-    pop, n = X.shape
+    n = X.shape[1]
     rows = np.arange(n)
     base = a.cost_ext[rows, X + 1].sum(axis=1)
     off = X >= 0
@@ -194,10 +189,7 @@ def score(inst: OffloadingInstance, X: np.ndarray, cpu_hz: np.ndarray | None = N
         compute = term.sum(axis=1)
         compute = np.where(starved.any(axis=1), np.inf, compute)
         violation = violation + starved.sum(axis=1)
-        idx = (X + 1) + (inst.n_servers + 1) * np.arange(pop)[:, None]
-        used = np.bincount(
-            idx.ravel(), weights=np.where(off, f, 0.0).ravel(), minlength=pop * (inst.n_servers + 1)
-        ).reshape(pop, -1)[:, 1:]
+        used = sum_by_choice(X, f, inst.n_servers)
         violation = violation + np.maximum(used / a.cpu_max - 1.0 - CAPACITY_RTOL, 0.0).sum(axis=1)
     return Scores(objective=base + compute, violation=violation)
 
