@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from .base import Clock, Options, register
-from .population import Tracker, encoding_for, greedy_start, seeded_population
+from .population import Tracker, encoding_for, greedy_population
 
 
 class DoaOptions(Options):
@@ -43,12 +43,7 @@ def run_doa(instance, *, seed, time_limit, max_evals, callback, options: DoaOpti
     na_min = min(options.na_min, N - 1)
     na_max = max(na_min, min(options.na_max or N // 2, N - 1))
     tr = Tracker(enc, Clock(time_limit), max_evals, options.max_iter, callback)
-    if greedy:
-        start, spent = greedy_start(instance)
-        tr.evals += spent
-        X = seeded_population(enc, rng, N, start, options.redraw)
-    else:
-        X = enc.random(rng, N)
+    X = greedy_population(tr, rng, N, options.redraw) if greedy else enc.random(rng, N)
     if not tr.room(N):
         X = X[: max(1, max_evals)]
         N = len(X)

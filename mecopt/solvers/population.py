@@ -278,3 +278,10 @@ def seeded_population(enc: Encoding, rng, pop: int, start: np.ndarray, redraw: f
     mask = rng.random((pop, enc.dim)) < redraw
     mask[0] = False
     return enc.clip(np.where(mask, fresh, Z))
+
+
+def greedy_population(tr: Tracker, rng, pop: int, redraw: float = 0.2) -> np.ndarray:
+    """The greedy start seeded into a population, its evaluations charged to ``tr``."""
+    start, spent = greedy_start(tr.enc.inst)
+    tr.evals += spent
+    return seeded_population(tr.enc, rng, pop, start, redraw)

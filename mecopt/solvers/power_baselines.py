@@ -23,7 +23,7 @@ from pydantic import Field
 
 from ..formulations import power
 from .base import Clock, Options, register
-from .population import Tracker, encoding_for, greedy_start, seeded_population
+from .population import Tracker, encoding_for, greedy_population
 
 
 class PsoOptions(Options):
@@ -43,8 +43,7 @@ def gpso(instance, *, seed, time_limit, max_evals, callback, options: PsoOptions
     rng = np.random.default_rng(seed)
     N = options.pop_size
     tr = Tracker(enc, Clock(time_limit), max_evals, options.max_iter, callback)
-    start, tr.evals = greedy_start(instance)
-    X = seeded_population(enc, rng, N, start, options.redraw)
+    X = greedy_population(tr, rng, N, options.redraw)
     span = enc.ub - enc.lb
     V = rng.uniform(-1, 1, X.shape) * span * options.vmax
     fit = tr.evaluate(X)
@@ -99,11 +98,7 @@ def sa(instance, *, seed, time_limit, max_evals, callback, options: SaOptions):
     rng = np.random.default_rng(seed)
     C = options.chains
     tr = Tracker(enc, Clock(time_limit), max_evals, options.max_iter, callback)
-    if options.greedy_start:
-        start, tr.evals = greedy_start(instance)
-        X = seeded_population(enc, rng, C, start, 0.2)
-    else:
-        X = enc.random(rng, C)
+    X = greedy_population(tr, rng, C) if options.greedy_start else enc.random(rng, C)
     fit = tr.evaluate(X)
     scale = options.t0
     temp = max(float(np.median(np.abs(fit))), 1e-12) * options.t0
