@@ -17,6 +17,7 @@ import statistics
 import mecopt
 from mecopt.formulations import jrors, offloading, power
 from mecopt.solvers import Status
+from _output import finish  # benchmarks/ is on sys.path when run as a script
 
 OFFLOADING_SIZES = [(10, 2), (25, 3), (50, 5), (75, 5), (100, 5), (100, 10), (150, 10), (200, 10)]
 JRORS_PRESETS = ["table2-12", "table2-40", "table2-72", "table2-100"]
@@ -69,11 +70,7 @@ def main(argv=None) -> str:
         _, naive, _, _ = run(gen, args.seeds, None, naive=True)
         lines.append(f"Offloading 50 x 5, median over {args.seeds} seeds: persistent OA loop {ours:.2f} s, "
                      f"naive rebuild-and-resolve loop {naive:.2f} s: {naive / ours:.1f}x faster.")
-    text = "\n".join(lines)
-    if args.out:
-        from mecopt.io import write_text_atomic
-        write_text_atomic(args.out, text + "\n")
-    return text
+    return finish(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import statistics
 import mecopt
 from mecopt.formulations import PROBLEMS, jrors, offloading, power
 from mecopt.solvers.base import relative_gap
+from _output import finish  # benchmarks/ is on sys.path when run as a script
 
 
 def main(argv=None) -> str:
@@ -50,11 +51,7 @@ def main(argv=None) -> str:
             lines.append(f"| {prob} | {name} | {gap} | {statistics.median(r.runtime_s for r in rs):.2f} "
                          f"| {per_eval * 1e6:.1f} | {per_eval / base:.1f}x |")
             print(lines[-1], flush=True)
-    text = "\n".join(lines)
-    if args.out:
-        from mecopt.io import write_text_atomic
-        write_text_atomic(args.out, text + "\n")
-    return text
+    return finish(lines, args.out)
 
 
 if __name__ == "__main__":

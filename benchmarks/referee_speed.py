@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from mecopt.formulations import jrors, offloading, power
+from _output import finish  # benchmarks/ is on sys.path when run as a script
 
 
 def rate(fn, reps: int, per_call: int) -> float:
@@ -59,11 +60,7 @@ def main(argv=None) -> str:
     for prob, size, full, single, batched in rows:
         f = "" if full is None else f"{full:,.0f}"
         lines.append(f"| {prob} | {size} | {f} | {single:,.0f} | {batched:,.0f} | {batched / single:.0f}x |")
-    text = "\n".join(lines)
-    if args.out:
-        from mecopt.io import write_text_atomic
-        write_text_atomic(args.out, text + "\n")
-    return text
+    return finish(lines, args.out)
 
 
 if __name__ == "__main__":
