@@ -43,9 +43,7 @@ def guarded(func):
             return func(*args, **kwargs)
         except typer.Exit:
             raise
-        except InputError as err:
-            _fail(2, str(err))
-        except SolverUnavailableError as err:
+        except (InputError, SolverUnavailableError) as err:
             _fail(2, str(err))
         except InfeasibleError as err:
             _fail(1, str(err))

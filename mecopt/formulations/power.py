@@ -108,10 +108,18 @@ def sinr(inst: PowerInstance, P: np.ndarray) -> np.ndarray:
     return P * a.own_gain / (inst.noise_w + interference)
 
 
-def upload_time(inst: PowerInstance, P: np.ndarray) -> np.ndarray:
-    rate = inst.bandwidth_hz * np.log2(1.0 + sinr(inst, P))
+def rate_bps(inst: PowerInstance, P: np.ndarray) -> np.ndarray:
+    """Shannon rate B log2(1 + SINR) of every user, (pop, U)."""
+    return inst.bandwidth_hz * np.log2(1.0 + sinr(inst, P))
+
+
+def _time_of_rate(inst: PowerInstance, rate: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return np.where(rate > 0, inst.arrays.bits / np.where(rate > 0, rate, 1.0), np.inf)
+
+
+def upload_time(inst: PowerInstance, P: np.ndarray) -> np.ndarray:
+    return _time_of_rate(inst, rate_bps(inst, P))
 
 
 def score(inst: PowerInstance, P: np.ndarray) -> Scores:
@@ -122,7 +130,7 @@ def score(inst: PowerInstance, P: np.ndarray) -> Scores:
     """
     a = inst.arrays
     P = np.atleast_2d(np.asarray(P, dtype=float))
-    rate = inst.bandwidth_hz * np.log2(1.0 + sinr(inst, P))
+    rate = rate_bps(inst, P)
     with np.errstate(divide="ignore", invalid="ignore"):
         energy = np.where(P > 0, P * a.bits / rate, 0.0)
     short = np.maximum(1.0 - rate / a.rate_req - RATE_RTOL, 0.0)
@@ -143,9 +151,9 @@ def evaluate(inst: PowerInstance, sol: PowerSolution) -> dict:
     a = inst.arrays
     p = parse_solution(inst, sol)
     s = score(inst, p[None])
-    t = upload_time(inst, p[None])[0]
     gamma = sinr(inst, p[None])[0]
     rate = inst.bandwidth_hz * np.log2(1.0 + gamma)
+    t = _time_of_rate(inst, rate)
     violations: dict[str, list] = {}
     late = [int(u) for u in np.flatnonzero(rate < a.rate_req * (1 - RATE_RTOL))]
     if late:
