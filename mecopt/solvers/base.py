@@ -156,7 +156,7 @@ def _load_builtins() -> None:
     if not _LOADED:
         _LOADED = True
         from . import (  # noqa: F401
-            bssa as _b, doa as _d, enumerate as _e, exact as _x, greedy as _g, minlp as _m,
+            bssa as _b, doa as _d, enumerate as _e, exact as _x, greedy as _g, learned as _l, minlp as _m,
             power_baselines as _p,
         )
 

@@ -1,0 +1,83 @@
+"""Atomic writers for what training leaves behind: per-round CSV, checkpoint, curves."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from ..io import write_text_atomic
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    write_text_atomic(path, buf.getvalue())
+
+
+def _atomic(path: Path, write) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    import torch
+
+    _atomic(path, lambda tmp: torch.save(payload, tmp))
+
+
+def load_checkpoint(path: str | os.PathLike, kind: str) -> dict:
+    import torch
+
+    from ..errors import InputError
+
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise InputError(f"--model: no checkpoint at {path}") from None
+    except Exception as err:
+        raise InputError(f"--model: {path} is not a mecopt checkpoint ({type(err).__name__})") from None
+    if not isinstance(ck, dict) or ck.get("kind") != kind:
+        found = ck.get("kind") if isinstance(ck, dict) else type(ck).__name__
+        raise InputError(f"--model: {path} holds a {found!r} checkpoint, not {kind!r}")
+    return ck
+
+
+def plot_curves(path: Path, rows: list[dict], title: str, series: list[tuple[str, str]]) -> None:
+    """One PNG: each (column, label) of ``rows`` against the round, for accuracy and loss."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, kind in zip(axes, ("acc", "loss")):
+        for col, label in series:
+            if not col.endswith(kind):
+                continue
+            pts = [(r["round"], r[col]) for r in rows if r.get(col) is not None]
+            if pts:
+                ax.plot(*zip(*pts), label=label)
+        ax.set_xlabel("round")
+        ax.set_ylabel("accuracy" if kind == "acc" else "loss")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    _atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
