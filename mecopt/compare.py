@@ -37,17 +37,24 @@ def _median(xs):
     return statistics.median(xs) if xs else None
 
 
+DETERMINISTIC = {"greedy", "fedmeta2ag", "fedmetar2ag"}  # one run whatever the seed
+
+
 def compare(instance, solvers: list[str], seeds: int = 1, time_limit: float | None = None,
-            max_evals: int | None = None, progress=None) -> Comparison:
-    """Each solver once per seed (exact and deterministic solvers once), gaps to the optimum."""
+            max_evals: int | None = None, progress=None, options: dict[str, dict] | None = None) -> Comparison:
+    """Each solver once per seed (exact and deterministic solvers once), gaps to the optimum.
+
+    ``options`` maps a solver's name to its options (a learned solver's ``model``, say).
+    """
+    options = options or {}
     sense = PROBLEMS[instance.problem].SENSE
     infos = [get_solver(name) for name in solvers]
     results: list[Result] = []
     for info in infos:
-        runs = 1 if info.exact or info.name == "greedy" else seeds
+        runs = 1 if info.exact or info.name in DETERMINISTIC else seeds
         for seed in range(runs):
             results.append(solve(instance, info.name, seed=seed, time_limit=time_limit,
-                                 max_evals=max_evals))
+                                 max_evals=max_evals, **options.get(info.name, {})))
             if progress:
                 progress(info.name, seed)
     proven = [r for r in results if r.status == Status.OPTIMAL]

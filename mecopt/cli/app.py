@@ -183,6 +183,7 @@ def solve(
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0, help="Seconds."),
     max_evals: Optional[int] = typer.Option(None, "--max-evals", min=1, help="Referee evaluations."),
     option: Optional[list[str]] = typer.Option(None, "--option", help="Solver option KEY=VALUE (repeatable)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint of a learned solver (fedmeta2ag, fedmetar2ag)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (SPEC.md 5)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the result JSON here."),
 ):
@@ -191,8 +192,10 @@ def solve(
     from ..solvers.base import Termination, solve as run
 
     inst = load_instance(instance)
-    r = run(inst, solver, seed=seed, time_limit=time_limit, max_evals=max_evals,
-            **_parse_options(option))
+    opts = _parse_options(option)
+    if model is not None:
+        opts["model"] = str(model)
+    r = run(inst, solver, seed=seed, time_limit=time_limit, max_evals=max_evals, **opts)
     payload = {"solver": r.solver, "problem": r.problem, "instance": inst.name,
                "status": r.status.value, "objective": r.objective, "feasible": r.feasible,
                "bound": r.bound, "gap": r.gap, "runtime_s": r.runtime_s,
@@ -252,6 +255,7 @@ def compare(
     seeds: int = typer.Option(1, min=1, help="Runs per stochastic solver (seeds 0..K-1)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=0),
     max_evals: Optional[int] = typer.Option(None, "--max-evals", min=1),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="SOLVER=CHECKPOINT for a learned solver (repeatable)."),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Run several solvers and show each one's gap to the proven optimum."""
@@ -265,7 +269,13 @@ def compare(
     names = [s.strip() for s in solvers.split(",") if s.strip()]
     if not names:
         raise InputError("--solvers: name at least one solver")
-    cmp = run(inst, names, seeds=seeds, time_limit=time_limit, max_evals=max_evals)
+    options: dict[str, dict] = {}
+    for item in model or []:
+        name, sep, path = item.partition("=")
+        if not sep or not path:
+            raise InputError(f"--model: expected SOLVER=CHECKPOINT, got {item!r}")
+        options[name.strip()] = {"model": path}
+    cmp = run(inst, names, seeds=seeds, time_limit=time_limit, max_evals=max_evals, options=options)
     if as_json:
         _print_json({"problem": cmp.problem, "sense": cmp.sense, "optimum": cmp.optimum,
                      "optimum_by": cmp.optimum_by,
@@ -528,6 +538,50 @@ def train_offloading_policy(
         typer.echo(f"  {g['devices']:4d} devices: gap to exact {g['mean_gap']:.4f} (polished "
                    f"{g['mean_gap_polished']:.4f}, greedy {g['mean_gap_greedy']:.4f}), "
                    f"decision {g['mean_decision_ms']:.2f} ms")
+
+
+@train_app.command("fedmetar2ag")
+@guarded
+def train_fedmetar2ag(
+    devices: int = typer.Option(10, "--devices", min=2, help="Devices per training episode (instance)."),
+    servers: int = typer.Option(3, "--servers", min=1),
+    regions: Optional[str] = typer.Option(None, "--regions", help="Comma list of training regions (one MEC-L each)."),
+    new_region: str = typer.Option("latency-critical", "--new-region", help="Held-out region for the adaptation test."),
+    clients_per_region: int = typer.Option(2, "--clients-per-region", min=1),
+    rounds: int = typer.Option(30, "--rounds", min=1),
+    epochs: int = typer.Option(2, "--epochs", min=1, help="Local meta-iterations per client per round."),
+    episodes: int = typer.Option(16, "--episodes", min=1, help="Trajectories per task sample (K)."),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Inner rate (eq. 29)."),
+    beta: Optional[float] = typer.Option(None, "--beta", help="Meta-policy rate (eq. 31)."),
+    eta: Optional[float] = typer.Option(None, "--eta", help="Adaptation rate on a new region (eq. 32)."),
+    ppo_epochs: Optional[int] = typer.Option(None, "--ppo-epochs", min=1),
+    eval_per_size: int = typer.Option(6, "--eval-per-size", min=1),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("cpu", "--device"),
+    output: Path = typer.Option(Path("runs/fedmetar2ag"), "-o", "--output"),
+    quiet: bool = typer.Option(False, "--quiet"),
+):
+    """FedMetaR2Ag: PPO inside MAML, federated; writes policy.pt, gaps and the adaptation curve."""
+    _need_torch()
+    from ..learners import rl
+
+    names = _regions(regions)
+    given = dict(alpha=alpha, beta=beta, eta=eta, ppo_epochs=ppo_epochs)
+    cfg = rl.RLConfig(devices=devices, servers=servers, rounds=rounds, epochs=epochs,
+                      clients_per_region=clients_per_region, episodes=episodes, seed=seed, device=device,
+                      **{k: v for k, v in given.items() if v is not None})
+    with _RoundBar(rounds, "fedmetar2ag", quiet) as bar:
+        summary = rl.run(output, cfg, names, new_region, eval_per_size,
+                         on_round=lambda r: bar.advance(_metrics_text(r)))
+    typer.echo(f"fedmetar2ag for {servers} servers, trained on {devices} devices; wrote {output / 'policy.pt'}")
+    for g in summary["gaps"]:
+        typer.echo(f"  {g['devices']:4d} devices: gap to exact " + ", ".join(
+            f"{k} {v['mean_gap']:.4f}" for k, v in g.items() if k != "devices")
+            + f"; decision {g['fedmetar2ag']['decision_ms']:.2f} ms")
+    ad = summary["adaptation"]
+    typer.echo(f"  new region {ad['region']}: gap after k steps, meta-policy "
+               + ", ".join(f"k={c['steps']}: {c['mean_gap']:.4f}" for c in ad["meta"])
+               + "; from scratch " + ", ".join(f"k={c['steps']}: {c['mean_gap']:.4f}" for c in ad["scratch"]))
 
 
 def run() -> None:  # console-script entry point
