@@ -17,7 +17,7 @@ from mecopt.formulations import offloading  # noqa: E402
 from mecopt.learners import data, fedmeta  # noqa: E402
 from mecopt.learners.data import ClientSplit, Federation  # noqa: E402
 from mecopt.learners.env import Batch, OffloadingEnv, obs_size  # noqa: E402
-from mecopt.learners.policy import features, n_features  # noqa: E402
+from mecopt.learners.features import features, n_features  # noqa: E402
 
 runner = CliRunner()
 
@@ -151,7 +151,7 @@ def test_every_method_learns_a_separable_federated_task(method):
     cfg = fedmeta.method_config(method, rounds=6, epochs=3, edges=None if method.startswith("fedavg") else 2,
                                 query_size=8, support=4)
     params, hist = fedmeta.train(model, fed, cfg)
-    first, last = hist.rows[0], hist.rows[-1]
+    last = hist.rows[-1]
     assert len(hist.rows) == 6 and last["test_acc"] > 0.9, hist.rows
     assert [r["cloud_aggregation"] for r in hist.rows] == [
         (r % cfg.cloud_every == 0) or r == 6 for r in range(1, 7)]

@@ -484,7 +484,7 @@ def train_fedmeta2ag(
 
 
 def _regions(text: Optional[str]):
-    from ..learners.policy import TRAIN_REGIONS, region_params
+    from ..learners.features import TRAIN_REGIONS, region_params
 
     if not text:
         return TRAIN_REGIONS
@@ -548,7 +548,7 @@ def train_fedmetar2ag(
     regions: Optional[str] = typer.Option(None, "--regions", help="Comma list of training regions (one MEC-L each)."),
     new_region: str = typer.Option("latency-critical", "--new-region", help="Held-out region for the adaptation test."),
     clients_per_region: int = typer.Option(2, "--clients-per-region", min=1),
-    rounds: int = typer.Option(30, "--rounds", min=1),
+    rounds: int = typer.Option(60, "--rounds", min=1),
     epochs: int = typer.Option(2, "--epochs", min=1, help="Local meta-iterations per client per round."),
     episodes: int = typer.Option(16, "--episodes", min=1, help="Trajectories per task sample (K)."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Inner rate (eq. 29)."),

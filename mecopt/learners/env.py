@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..formulations import offloading
-from .policy import features, n_features, region_params
+from .features import features, n_features, region_params
 
 
 def obs_size(servers: int) -> int:
@@ -76,7 +76,7 @@ class Batch:
         t = min(self.t, self.n - 1)
         s, w = self.sqrt_w[:, t, None], self.w_time[:, t, None]
         marginal = (2 * self.load * s + w) / self.cpu
-        share = self.load / np.sqrt(self.cpu / 1e10) / 10.0
+        share = self.load / np.sqrt(self.cpu)  # sqrt(seconds): L_j^2 / f_j is server j's cost
         prog = np.full((self.X.shape[0], 1), self.t / self.n)
         return np.concatenate([self.feats[:, t], marginal, share, prog], axis=1).astype(np.float32)
 

@@ -48,8 +48,8 @@ class FedConfig:
     edges: int = 5  # MEC-L servers; device i belongs to edge i mod edges
     cloud_every: int = 2  # the MEC-C aggregates every this many edge rounds
     sample_frac: float = 1.0  # fraction of each edge's devices sampled per round
-    alpha: float = 0.05  # inner (adaptation) rate, and the fine-tuning rate at test
-    beta: float = 0.05  # outer (meta) rate; the local SGD rate for FedAvg
+    alpha: float = 0.1  # inner (adaptation) rate, and the fine-tuning rate at test
+    beta: float = 0.1  # outer (meta) rate; the local SGD rate for FedAvg
     inner_steps: int = 1
     clip: float = 10.0  # each device's (meta-)gradient is clipped to this global norm; 0: off
     first_order: bool = False

@@ -13,7 +13,7 @@ from ..io import write_text_atomic
 from .data import mnist_federation
 from .fedmeta import FedConfig, method_config, train
 from .models import build
-from .outputs import plot_curves, save_checkpoint, write_csv
+from .outputs import ACC_LOSS, plot_curves, save_checkpoint, write_csv
 
 
 def run(out_dir: str | Path, method: str = "fedmeta2ag", clients: int = 50, partition: str = "dirichlet",
@@ -42,6 +42,6 @@ def run(out_dir: str | Path, method: str = "fedmeta2ag", clients: int = 50, part
                                        "params": {k: v.detach().cpu() for k, v in params.items()},
                                        "summary": summary})
     plot_curves(out / "curves.png", hist.rows, f"{method}, {clients} clients, {cfg.epochs} epochs ({fed.source})",
-                [("train_acc", "train"), ("test_acc", "test"), ("train_loss", "train"), ("test_loss", "test")])
+                ACC_LOSS)
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     return summary

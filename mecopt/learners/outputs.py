@@ -58,26 +58,29 @@ def load_checkpoint(path: str | os.PathLike, kind: str) -> dict:
     return ck
 
 
-def plot_curves(path: Path, rows: list[dict], title: str, series: list[tuple[str, str]]) -> None:
-    """One PNG: each (column, label) of ``rows`` against the round, for accuracy and loss."""
+def plot_curves(path: Path, rows: list[dict], title: str, panels: list[tuple[str, list[tuple[str, str]]]]) -> None:
+    """One PNG, a panel per (y label, [(column, legend label), ...]) of ``rows`` against the round."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, kind in zip(axes, ("acc", "loss")):
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
+    for ax, (ylabel, series) in zip(axes[0], panels):
         for col, label in series:
-            if not col.endswith(kind):
-                continue
             pts = [(r["round"], r[col]) for r in rows if r.get(col) is not None]
             if pts:
                 ax.plot(*zip(*pts), label=label)
         ax.set_xlabel("round")
-        ax.set_ylabel("accuracy" if kind == "acc" else "loss")
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if len(series) > 1:
+            ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
     _atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
+
+
+ACC_LOSS = [("accuracy", [("train_acc", "train"), ("test_acc", "test")]),
+            ("loss", [("train_loss", "train"), ("test_loss", "test")])]

@@ -2,15 +2,17 @@
 
 Devices are the clients and MEC-L regions the task distributions: each region draws its
 instances from its own generator parameters (heavier tasks, bigger uploads, weaker servers...).
-A client holds the solved instances of its region; its rows are the devices of those instances,
-each a feature vector (its task, its channel to each server, its local CPU, its weights and the
-load context of the servers) labelled with the exact solver's choice (0 = local, j + 1 = server
-j). Training is the same federated, double-aggregation meta-learning as on MNIST.
+A client holds the solved instances of its region. The policy decides devices one at a time, as
+in the environment of :mod:`mecopt.learners.env`: a row is the observation at step t (the
+device's task, its channel to each server, its local CPU, its weights, and the load context:
+each server's load so far and the marginal KKT cost of joining it) with the exact solver's choice
+for device t as its label (0 = local, j + 1 = server j), the exact solution replayed to build
+the loads (behaviour cloning with teacher forcing). Training is the same federated,
+double-aggregation meta-learning as on MNIST.
 
-At decision time the policy scores every choice of every device at once, ineligible servers
-(upload past the deadline) masked, and takes the best; F follows by KKT. Every choice the mask
-leaves is feasible, so masking is the repair. ``polish`` runs the JTORA local search from the
-policy's decision.
+At decision time the policy walks the devices, ineligible servers (upload past the deadline)
+masked, and takes its best choice; F follows by KKT. Every choice the mask leaves is feasible,
+so masking is the repair. ``polish`` runs the JTORA local search from the policy's decision.
 """
 
 from __future__ import annotations
@@ -28,60 +30,22 @@ from ..errors import InputError
 from ..formulations import offloading
 from ..io import write_text_atomic
 from .data import ClientSplit, Federation
+from .env import Batch, obs_size
+from .features import TRAIN_REGIONS, region_params
 from .fedmeta import method_config, train
 from .models import MLP
-from .outputs import plot_curves, save_checkpoint, write_csv
-
-# Task distributions, one per MEC-L region: overrides of the offloading generator's defaults.
-REGIONS: dict[str, dict] = {
-    "urban": {},
-    "compute-heavy": dict(cycles=(1e9, 3e9)),
-    "video": dict(data_bits=(4e6, 8e6), deadline_s=(0.1, 1.0)),
-    "weak-edge": dict(server_cpu_hz=(5e9, 1.5e10)),
-    "latency-critical": dict(weight_time=(0.6, 1.0), cycles=(1e9, 2e9)),  # held out by default
-}
-TRAIN_REGIONS = ("urban", "compute-heavy", "video", "weak-edge")
+from .outputs import ACC_LOSS, plot_curves, save_checkpoint, write_csv
 
 
-def region_params(region: str) -> dict:
-    if region not in REGIONS:
-        raise InputError(f"--regions: unknown region {region!r}; known: {', '.join(REGIONS)}")
-    return REGIONS[region]
-
-
-def n_features(servers: int) -> int:
-    return 6 + 6 * servers
-
-
-def features(inst) -> np.ndarray:
-    """(N, 6 + 6M) features of every device of an instance, in O(1) units.
-
-    Per device: lambda_T, cycles (Gcycles), upload size (4 Mbit), deadline (s), local CPU (GHz),
-    local cost. Per server j: CPU (10 GHz), upload cost, eligibility, upload time over deadline,
-    compute cost alone on j, and the marginal KKT compute cost on j if all devices spread over
-    the servers in proportion to their CPU (the load context).
-    """
-    a = inst.arrays
-    n, m = inst.n_devices, inst.n_servers
-    dev = inst.devices
-    lam_t = np.array([d.weight_time for d in dev])
-    bits = np.array([d.data_bits for d in dev])
-    f_loc = np.array([d.cpu_hz for d in dev])
-    cpu = a.cpu_max
-    load = a.sqrt_w.sum() * cpu / cpu.sum()  # expected sum of sqrt(lambda_T F) on each server
-    alone = a.w_time[:, None] / cpu[None, :]
-    marginal = (2 * load[None, :] * a.sqrt_w[:, None] + a.w_time[:, None]) / cpu[None, :]
-    tx_cost = np.where(np.isfinite(a.tx_cost), a.tx_cost, 10.0)
-    ratio = np.where(np.isfinite(a.tx_time_s), a.tx_time_s / a.deadline_s[:, None], 2.0)
-    per_dev = np.stack([lam_t, a.cycles / 1e9, bits / 4e6, a.deadline_s, f_loc / 1e9, a.local_cost], axis=1)
-    per_srv = np.stack([np.broadcast_to(cpu / 1e10, (n, m)), np.minimum(tx_cost, 10.0), a.eligible.astype(float),
-                        np.minimum(ratio, 2.0), alone, marginal], axis=2).reshape(n, 6 * m)
-    return np.concatenate([per_dev, per_srv], axis=1).astype(np.float32)
-
-
-def labels(inst, assignment) -> np.ndarray:
-    return np.asarray(assignment, dtype=np.int64) + 1
-
+def replay(inst, assignment) -> tuple[np.ndarray, np.ndarray]:
+    """(observations, labels) of the exact decision walked device by device."""
+    X = np.asarray(assignment, dtype=np.int64)
+    b = Batch.of([inst])
+    obs = []
+    for t in range(inst.n_devices):
+        obs.append(b.obs()[0])
+        b.step(X[t:t + 1] + 1)
+    return np.stack(obs), X + 1
 
 def solve_exact(inst, time_limit: float | None = 60.0) -> np.ndarray:
     from ..solvers.base import solve
@@ -115,10 +79,9 @@ def build_federation(regions: tuple[str, ...], clients_per_region: int, instance
             tr, te = [], []
             for k in range(instances_per_client):
                 inst = offloading.generate(devices, servers, seed=base + k, **region_params(region))
-                X = solve_exact(inst)
-                f = features(inst)
+                f, y = replay(inst, solve_exact(inst))
                 xs.append(f)
-                ys.append(labels(inst, X))
+                ys.append(y)
                 (tr if k < split_at else te).append(np.arange(row, row + len(f)))
                 row += len(f)
                 if on_instance:
@@ -139,7 +102,7 @@ class Policy:
     def __init__(self, ckpt: dict):
         self.servers = int(ckpt["servers"])
         self.hidden = tuple(ckpt["hidden"])
-        self.model = MLP(n_features(self.servers), self.servers + 1, self.hidden)
+        self.model = MLP(obs_size(self.servers), self.servers + 1, self.hidden)
         self.model.load_state_dict(ckpt["state_dict"])
         self.model.eval()
         self.mean = np.asarray(ckpt["mean"], dtype=np.float32)
@@ -159,18 +122,15 @@ class Policy:
             raise InputError(f"--model: the policy was trained for {self.servers} servers; "
                              f"the instance has {inst.n_servers}")
 
-    def logits(self, inst) -> np.ndarray:
-        x = (features(inst) - self.mean) / self.std
-        with torch.no_grad():
-            return self.model(torch.as_tensor(x)).numpy()
-
     def decide(self, inst) -> np.ndarray:
         self.check(inst)
-        z = self.logits(inst)
-        allowed = np.ones_like(z, dtype=bool)
-        allowed[:, 1:] = inst.arrays.eligible
-        z = np.where(allowed, z, -np.inf)
-        return z.argmax(axis=1).astype(np.int64) - 1
+        b = Batch.of([inst])
+        with torch.no_grad():
+            while not b.done:
+                z = self.model(torch.as_tensor((b.obs() - self.mean) / self.std)).numpy()
+                z = np.where(b.mask(), z, -np.inf)
+                b.step(z.argmax(axis=1))
+        return b.X[0].copy()
 
 
 def gap_report(decide: Callable, sizes: list[int], servers: int, regions: tuple[str, ...],
@@ -245,7 +205,7 @@ def run(out_dir: str | Path, devices: int = 20, servers: int = 5, regions: tuple
         fed.train = [fed.train[i] for i in perm]
         fed.test = [fed.test[i] for i in perm]
     torch.manual_seed(cfg.seed)
-    model = MLP(n_features(servers), servers + 1, tuple(hidden))
+    model = MLP(obs_size(servers), servers + 1, tuple(hidden))
     params, hist = train(model, fed, cfg, on_round)
     model.load_state_dict({**model.state_dict(), **{k: v.detach().cpu() for k, v in params.items()}})
     out = Path(out_dir)
@@ -265,6 +225,6 @@ def run(out_dir: str | Path, devices: int = 20, servers: int = 5, regions: tuple
     write_csv(out / "history.csv", hist.rows)
     write_csv(out / "gaps.csv", gaps)
     plot_curves(out / "curves.png", hist.rows, f"offloading policy ({method}), {devices}x{servers}",
-                [("train_acc", "train"), ("test_acc", "test"), ("train_loss", "train"), ("test_loss", "test")])
+                ACC_LOSS)
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     return summary
