@@ -214,6 +214,14 @@ def test_gymnasium_env_passes_the_checker_and_reports_the_referee():
     assert ret == pytest.approx(q_local - info["objective"], rel=1e-9, abs=1e-9)
 
 
+def test_env_is_registered_with_gymnasium():
+    import gymnasium as gym
+
+    env = gym.make("mecopt/Offloading-v0", devices=4, servers=2, region="video")
+    obs, info = env.reset(seed=1)
+    assert env.action_space.n == 3 and obs.shape == (obs_size(2),)
+
+
 def test_features_have_the_documented_width():
     inst = offloading.generate(7, 3, seed=2)
     f = features(inst)

@@ -161,5 +161,8 @@ try:
         def action_masks(self) -> np.ndarray:  # the sb3-contrib MaskablePPO convention
             return self.batch.mask()[0]
 
+    if "mecopt/Offloading-v0" not in gym.registry:
+        gym.register(id="mecopt/Offloading-v0", entry_point="mecopt.learners.env:OffloadingEnv")
+
 except ImportError:  # pragma: no cover - gymnasium is in the learn extra
     pass

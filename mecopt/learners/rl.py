@@ -97,9 +97,10 @@ class Trajectories:
     total_reward: float
 
 
-def rollout(model, params, instances, greedy: bool = False, gamma: float = 0.99, lam: float = 0.95,
-            device: str = "cpu") -> Trajectories:
-    """Run the policy over a batch of instances (same size); GAE advantages."""
+def rollout(model, params, instances, greedy: bool = False, gamma: float = 0.99,
+            lam: float = 0.95) -> Trajectories:
+    """Run the policy over a batch of instances (same size), on the parameters' device; GAE advantages."""
+    device = next(iter(params.values())).device
     batch = Batch.of(instances)
     obs, acts, logps, vals, rews, masks = [], [], [], [], [], []
     with torch.no_grad():
@@ -160,12 +161,10 @@ def sample_instances(region: str, cfg: RLConfig, rng: np.random.Generator, k: in
 
 def meta_iteration(model, params, region: str, cfg: RLConfig, rng) -> tuple[dict, float]:
     """One ModelTrainedMAML step of Algorithm 2 on a client of ``region`` (first-order)."""
-    tr = rollout(model, params, sample_instances(region, cfg, rng, cfg.episodes), gamma=cfg.gamma,
-                 lam=cfg.lam, device=cfg.device)
+    tr = rollout(model, params, sample_instances(region, cfg, rng, cfg.episodes), gamma=cfg.gamma, lam=cfg.lam)
     g = _grad(model, params, tr, cfg)
     adapted = {k: params[k] - cfg.alpha * g[k] for k in params}  # eq. 29
-    tr2 = rollout(model, adapted, sample_instances(region, cfg, rng, cfg.episodes), gamma=cfg.gamma,
-                  lam=cfg.lam, device=cfg.device)
+    tr2 = rollout(model, adapted, sample_instances(region, cfg, rng, cfg.episodes), gamma=cfg.gamma, lam=cfg.lam)
     theta = dict(params)
     for _ in range(cfg.ppo_epochs):  # eq. 31, the gradient taken at the adapted policy
         g2 = _grad(model, adapted, tr2, cfg)
@@ -304,7 +303,7 @@ def run(out_dir: str | Path, cfg: RLConfig, regions: tuple[str, ...] = TRAIN_REG
     new_opt = [float(offloading.score(i, solve_exact(i)[None]).objective[0]) for i in new]
     meta_curve = adaptation_curve(model, theta, new_region, cfg, new, new_opt, seed=cfg.seed)
     torch.manual_seed(cfg.seed + 1)
-    scratch = ActorCritic(obs_size(cfg.servers), cfg.servers + 1)
+    scratch = ActorCritic(obs_size(cfg.servers), cfg.servers + 1).to(cfg.device)
     scratch_curve = adaptation_curve(scratch, dict(scratch.named_parameters()), new_region, cfg, new, new_opt,
                                      seed=cfg.seed)
     summary = {"config": asdict(cfg), "regions": list(regions), "final": rows[-1], "gaps": gaps,
