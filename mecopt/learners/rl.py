@@ -68,8 +68,8 @@ class RLConfig:
     eta: float = 0.05  # adaptation rate on a new region (eq. 32)
     ppo_epochs: int = 4
     clip_eps: float = 0.2
-    gamma: float = 0.99
-    lam: float = 0.95
+    gamma: float = 0.2  # short: each reward already charges its marginal KKT cost (tuned: 0.99 -> 0.5 -> 0.2)
+    lam: float = 0.9
     vf_coef: float = 0.5
     ent_coef: float = 0.01
     max_grad_norm: float = 1.0
