@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import platform
 
@@ -39,6 +40,9 @@ def main() -> None:
     ap.add_argument("--out-dir", default="benchmarks/results/fedmeta2ag")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--full-grid", action="store_true", help="every clients x epochs cell (16 runs; hours on 2 cores)")
+    ap.add_argument("--only", choices=["grid", "baselines"], default=None, help="run only this part")
+    ap.add_argument("--collect", action="store_true",
+                    help="train nothing: build the tables from the summaries already under --out-dir")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -48,8 +52,16 @@ def main() -> None:
     rows = []
 
     def cell(method, c, e):
-        s = mnist.run(os.path.join(args.out_dir, f"{method}-c{c}-e{e}"), method=method, clients=c,
-                      data_dir=args.data_dir, epochs=e, rounds=args.rounds, eval_every=args.eval_every)
+        folder = os.path.join(args.out_dir, f"{method}-c{c}-e{e}")
+        if args.collect:
+            path = os.path.join(folder, "summary.json")
+            if not os.path.exists(path):
+                return
+            with open(path) as fh:
+                s = json.load(fh)
+        else:
+            s = mnist.run(folder, method=method, clients=c, data_dir=args.data_dir, epochs=e,
+                          rounds=args.rounds, eval_every=args.eval_every)
         row = {"method": method, "clients": c, "epochs": e, "train_acc": s["train_acc"], "test_acc": s["test_acc"],
                "train_loss": s["train_loss"], "test_loss": s["test_loss"], "time_s": s["train_time_s"],
                "data": s["data"]}
@@ -60,10 +72,14 @@ def main() -> None:
         cells = [(c, e) for c in clients for e in epochs]
     else:  # Table 1's column (the largest epoch count at every client count) and the epoch sweep at the first
         cells = [(c, max(epochs)) for c in clients] + [(clients[0], e) for e in epochs if e != max(epochs)]
-    for c, e in sorted(cells):
-        cell("fedmeta2ag", c, e)
-    for method in ("fedavg", "fedavg-ft", "hierfavg"):
-        cell(method, args.baseline_clients, max(epochs))
+    if args.only != "baselines":
+        for c, e in sorted(cells):
+            cell("fedmeta2ag", c, e)
+    if args.only != "grid":
+        for method in ("fedavg", "fedavg-ft", "hierfavg"):
+            cell(method, args.baseline_clients, max(epochs))
+    if args.only is not None and not args.collect:
+        return  # a part of the run: --collect builds the tables once every part is done
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
     w.writeheader()
@@ -76,20 +92,21 @@ def main() -> None:
              f"MLP 784-200-200-10, alpha = beta = 0.1, 5 fine-tuning steps at test. "
              f"Measured on {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}.", "",
              "FedMeta2Ag, ours beside the paper's Table 1 (paper: 20 epochs):", "",
-             "| clients | epochs | train acc % | test acc % | train loss | test loss | time (s) | paper train / test acc % |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
+             "| clients | epochs | train acc % | test acc % | train loss | test loss | paper train / test acc % |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in sorted(rows, key=lambda r: (r["epochs"] != max(epochs), r["clients"], r["epochs"])):
         if r["method"] != "fedmeta2ag":
             continue
         paper = PAPER.get(r["clients"]) if r["epochs"] == 20 else None
         ref = f"{paper[0]} / {paper[1]}" if paper else ""
         lines.append(f"| {r['clients']} | {r['epochs']} | {pct(r['train_acc'])} | {pct(r['test_acc'])} | "
-                     f"{r['train_loss']:.3f} | {r['test_loss']:.3f} | {r['time_s']:.0f} | {ref} |")
+                     f"{r['train_loss']:.3f} | {r['test_loss']:.3f} | {ref} |")
     lines += ["", f"Baselines, same data, split and rounds ({args.baseline_clients} clients, {max(epochs)} epochs):", "",
               "| method | what it is | train acc % | test acc % | test loss |", "|---|---|---:|---:|---:|"]
     what = {"fedavg": "one server, SGD, no fine-tuning", "fedavg-ft": "FedAvg + 5 fine-tuning steps at test",
             "hierfavg": "5 edges, cloud every 2 rounds, SGD", "fedmeta2ag": "5 edges, cloud every 2, MAML + fine-tuning"}
-    for r in rows:
+    order = ["fedavg", "fedavg-ft", "hierfavg", "fedmeta2ag"]
+    for r in sorted(rows, key=lambda r: order.index(r["method"])):
         if r["clients"] == args.baseline_clients and r["epochs"] == max(epochs):
             lines.append(f"| {r['method']} | {what[r['method']]} | {pct(r['train_acc'])} | {pct(r['test_acc'])} | "
                          f"{r['test_loss']:.3f} |")
