@@ -28,6 +28,9 @@ def _atomic(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a written file should not be
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
