@@ -36,6 +36,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(RESULTS, "learned.md"))
     args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(1)  # one small MLP per step: threads cost more than they give
     pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
     lines = []
     from mecopt.learners.policy import Policy
@@ -57,7 +60,7 @@ def main() -> None:
     cfg = rl["config"]
     lines += ["", f"FedMetaR2Ag (`fedmetar2ag`, PPO inside MAML): {cfg['servers']} servers, trained on "
               f"{cfg['devices']}-device episodes of {len(rl['regions'])} regions, {cfg['rounds']} rounds; "
-              "mean (max) gap to the exact optimum (decision: median time of one decision, measured by this script):", "",
+              "mean (max) gap to the exact optimum (decision: median time of one decision, one torch thread, measured by this script):", "",
               "| devices | fedmetar2ag | greedy (JTORA) | all remote | all local | decision (ms) |",
               "|---:|---:|---:|---:|---:|---:|"]
     for g in rl["gaps"]:
