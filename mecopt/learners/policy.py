@@ -133,6 +133,23 @@ class Policy:
         return b.X[0].copy()
 
 
+def objective(inst, X) -> float:
+    """The referee's Q of one assignment (F by KKT)."""
+    return float(offloading.score(inst, np.asarray(X)[None]).objective[0])
+
+
+def baselines(inst) -> dict[str, np.ndarray]:
+    """All-local, all-remote (each device to its cheapest eligible upload) and JTORA greedy."""
+    from ..solvers.greedy import offloading_local_search
+
+    a = inst.arrays
+    local = -np.ones(inst.n_devices, dtype=np.int64)
+    cost = np.where(a.eligible, a.tx_cost, np.inf)
+    remote = np.where(np.isfinite(cost.min(1)), cost.argmin(1), -1).astype(np.int64)
+    greedy, _, _, _ = offloading_local_search(inst, local)
+    return {"all_local": local, "all_remote": remote, "greedy": greedy}
+
+
 def gap_report(decide: Callable, sizes: list[int], servers: int, regions: tuple[str, ...],
                per_size: int, seed: int, polish: bool = False) -> list[dict]:
     """Gap to the exact optimum and decision time on held-out instances of each size."""
@@ -147,19 +164,12 @@ def gap_report(decide: Callable, sizes: list[int], servers: int, regions: tuple[
             t0 = time.perf_counter()
             X = decide(inst)
             dt = time.perf_counter() - t0
-            obj = float(offloading.score(inst, X[None]).objective[0])
-            if polish:
-                X, _, _, _ = offloading_local_search(inst, X)
-            best = offloading.score(inst, solve_exact(inst)[None]).objective[0]
-            local = offloading.score(inst, -np.ones((1, n), dtype=np.int64)).objective[0]
-            greedy, _, _, _ = offloading_local_search(inst, -np.ones(n, dtype=np.int64))
-            rows.append({"devices": n, "region": region, "seed": k, "decision_ms": dt * 1e3,
-                         "gap": relative_gap(obj, float(best), "min"),
-                         "gap_polished": relative_gap(float(offloading.score(inst, X[None]).objective[0]),
-                                                      float(best), "min") if polish else None,
-                         "gap_greedy": relative_gap(float(offloading.score(inst, greedy[None]).objective[0]),
-                                                    float(best), "min"),
-                         "gap_all_local": relative_gap(float(local), float(best), "min")})
+            best = objective(inst, solve_exact(inst))
+            gap = lambda X: relative_gap(objective(inst, X), best, "min")  # noqa: E731
+            base = baselines(inst)
+            rows.append({"devices": n, "region": region, "seed": k, "decision_ms": dt * 1e3, "gap": gap(X),
+                         "gap_polished": gap(offloading_local_search(inst, X)[0]) if polish else None,
+                         "gap_greedy": gap(base["greedy"]), "gap_all_local": gap(base["all_local"])})
     return rows
 
 

@@ -32,7 +32,7 @@ from ..io import write_text_atomic
 from .env import Batch, obs_size
 from .outputs import plot_curves, save_checkpoint, write_csv
 from .features import TRAIN_REGIONS, region_params
-from .policy import solve_exact
+from .policy import baselines, objective, solve_exact
 
 
 class ActorCritic(nn.Module):
@@ -234,19 +234,6 @@ class RLPolicy:
         return rollout(self.model, self.params, [inst], greedy=True).X[0]
 
 
-def baselines(inst) -> dict[str, np.ndarray]:
-    """All-local, all-remote (each device to its cheapest eligible upload) and JTORA greedy."""
-    from ..solvers.greedy import offloading_local_search
-
-    a = inst.arrays
-    n = inst.n_devices
-    local = -np.ones(n, dtype=np.int64)
-    cost = np.where(a.eligible, a.tx_cost, np.inf)
-    remote = np.where(np.isfinite(cost.min(1)), cost.argmin(1), -1).astype(np.int64)
-    greedy, _, _, _ = offloading_local_search(inst, local)
-    return {"all_local": local, "all_remote": remote, "greedy": greedy}
-
-
 def evaluate_policy(decide: Callable, instances, optima: list[float]) -> dict:
     from ..solvers.base import relative_gap
 
@@ -255,7 +242,7 @@ def evaluate_policy(decide: Callable, instances, optima: list[float]) -> dict:
         t0 = time.perf_counter()
         X = decide(inst)
         times.append(time.perf_counter() - t0)
-        gaps.append(relative_gap(float(offloading.score(inst, X[None]).objective[0]), best, "min"))
+        gaps.append(relative_gap(objective(inst, X), best, "min"))
     return {"mean_gap": float(np.mean(gaps)), "max_gap": float(np.max(gaps)),
             "decision_ms": float(np.mean(times) * 1e3)}
 
@@ -293,14 +280,14 @@ def run(out_dir: str | Path, cfg: RLConfig, regions: tuple[str, ...] = TRAIN_REG
         n = cfg.devices * scale
         insts = [offloading.generate(n, cfg.servers, seed=int(rng.integers(2**31)),
                                      **region_params(regions[k % len(regions)])) for k in range(eval_per_size)]
-        optima = [float(offloading.score(i, solve_exact(i)[None]).objective[0]) for i in insts]
+        optima = [objective(i, solve_exact(i)) for i in insts]
         row = {"devices": n, "fedmetar2ag": evaluate_policy(pol.decide, insts, optima)}
         for name in ("greedy", "all_local", "all_remote"):
             row[name] = evaluate_policy(lambda inst, name=name: baselines(inst)[name], insts, optima)
         gaps.append(row)
     new = [offloading.generate(cfg.devices, cfg.servers, seed=int(rng.integers(2**31)), **region_params(new_region))
            for _ in range(eval_per_size)]
-    new_opt = [float(offloading.score(i, solve_exact(i)[None]).objective[0]) for i in new]
+    new_opt = [objective(i, solve_exact(i)) for i in new]
     meta_curve = adaptation_curve(model, theta, new_region, cfg, new, new_opt, seed=cfg.seed)
     torch.manual_seed(cfg.seed + 1)
     scratch = ActorCritic(obs_size(cfg.servers), cfg.servers + 1).to(cfg.device)
